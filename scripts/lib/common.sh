@@ -1,0 +1,73 @@
+# Shared helpers for LIMEN's scripts. Sourced, not run.
+# Every daemon a script starts is recorded by PID under $LIMEN_STATE and stopped by that PID only.
+
+LIMEN_ROOT="${LIMEN_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+LIMEN_STATE="${LIMEN_STATE:-$LIMEN_ROOT/.state}"
+mkdir -p "$LIMEN_STATE"
+
+log() { printf '[limen] %s\n' "$*" >&2; }
+
+# Debian packages the full product and its test suite use (RECIPES.md).
+LIMEN_APT_PACKAGES=(libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
+  qemu-utils libvirt-dev pkg-config prometheus prometheus-alertmanager postgresql chromium nginx
+  grub-rescue-pc g++ make python3)
+
+# Installs the Debian packages in "$@" that are missing. As root it runs apt; otherwise it prints
+# the exact command and exits 2 (CONTRACT.md §1).
+ensure_apt_packages() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local cmd="apt-get install -y --no-install-recommends -o Dpkg::Options::=--force-confnew ${missing[*]}"
+  if [ "$(id -u)" != 0 ]; then
+    echo "LIMEN needs system packages. Run as root:" >&2
+    echo "  apt-get update && $cmd" >&2
+    exit 2
+  fi
+  log "installing system packages: ${missing[*]}"
+  if [ ! -f "$LIMEN_STATE/.apt-updated" ]; then
+    apt-get update -qq >&2 && touch "$LIMEN_STATE/.apt-updated"
+  fi
+  DEBIAN_FRONTEND=noninteractive $cmd >&2
+}
+
+# npm deps: install when node_modules is missing or older than the lockfile.
+ensure_npm_deps() {
+  if [ ! -d "$LIMEN_ROOT/node_modules" ] || [ "$LIMEN_ROOT/package-lock.json" -nt "$LIMEN_ROOT/node_modules/.package-lock.json" ]; then
+    log "installing npm dependencies"
+    (cd "$LIMEN_ROOT" && npm ci --no-audit --no-fund >&2)
+  fi
+}
+
+# True when PID is alive and not a zombie (daemonized children can linger as <defunct>).
+pid_alive() {
+  local pid="$1" st
+  [ -n "$pid" ] || return 1
+  st=$(ps -o stat= -p "$pid" 2>/dev/null) || return 1
+  case "$st" in Z*) return 1 ;; esac
+  return 0
+}
+
+# Stops the process whose PID is in file $1 (TERM, then KILL after $2 seconds, default 10).
+stop_pidfile() {
+  local f="$1" wait="${2:-10}" pid i
+  [ -f "$f" ] || return 0
+  pid=$(cat "$f")
+  if pid_alive "$pid"; then
+    kill "$pid" 2>/dev/null || true
+    for ((i = 0; i < wait * 10; i++)); do pid_alive "$pid" || break; sleep 0.1; done
+    pid_alive "$pid" && kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$f"
+}
+
+# Waits until command "$@" succeeds, at most $WAIT_SECONDS (default 60).
+wait_for() {
+  local deadline=$((SECONDS + ${WAIT_SECONDS:-60}))
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -ge $deadline ] && return 1
+    sleep 0.1
+  done
+}

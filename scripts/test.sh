@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# `npm test`: installs what the suite needs (as `npm start` does), then runs lint, typecheck and
+# every test tier against the real components, which this script starts by hand and stops by PID.
+set -euo pipefail
+source "$(dirname "$0")/lib/common.sh"
+cd "$LIMEN_ROOT"
+
+ensure_apt_packages "${LIMEN_APT_PACKAGES[@]}"
+ensure_npm_deps
+
+export LIMEN_STATE="$LIMEN_STATE/test"
+rm -rf "$LIMEN_STATE"; mkdir -p "$LIMEN_STATE"
+chmod 755 "$LIMEN_STATE" "$(dirname "$LIMEN_STATE")"
+
+log "lint + typecheck"
+npx eslint . --max-warnings=0
+npx tsc -p tsconfig.json --noEmit
+log "build"
+npm run --silent build
+
+cleanup() {
+  local rc=$?
+  for s in scripts/services/*.sh; do bash "$s" stop >/dev/null 2>&1 || true; done
+  exit $rc
+}
+trap cleanup EXIT INT TERM
+
+log "starting PostgreSQL"
+export LIMEN_TEST_PG_URL="$(bash scripts/services/postgres.sh start)"
+if [ -x scripts/services/libvirt.sh ]; then
+  log "starting libvirt"
+  export LIMEN_TEST_LIBVIRT_URI="$(bash scripts/services/libvirt.sh start)"
+fi
+# Tests that need the real components refuse to skip when this is set.
+export LIMEN_TEST_REAL=1
+
+files=$(find test -name '*.test.ts' | sort)
+[ -n "${LIMEN_TEST_FILTER:-}" ] && files=$(echo "$files" | grep -E "$LIMEN_TEST_FILTER")
+log "running $(echo "$files" | wc -l) test files"
+# shellcheck disable=SC2086
+node --import tsx --test --test-concurrency="${LIMEN_TEST_CONCURRENCY:-2}" --test-reporter=spec $files

@@ -1,0 +1,19 @@
+// The `limen` command for operators (CONTRACT.md §5). Each subcommand lives in its own file.
+import { Command } from 'commander';
+import { ConfigError } from '../config/config.js';
+import { registerServeCommands } from './serve.command.js';
+
+const program = new Command();
+program.name('limen').description('LIMEN: virtual machines in the browser').showHelpAfterError();
+registerServeCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof ConfigError) {
+    console.error(`limen: configuration error: ${err.message}`);
+    process.exit(1);
+  }
+  console.error(`limen: ${(err as Error).message}`);
+  process.exit(1);
+}

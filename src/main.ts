@@ -1,0 +1,40 @@
+// Server start-up: config → database (migrated) → hypervisor → app → listen. Graceful close drains
+// requests, stops background loops and closes the database and libvirt connections.
+import { writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from './config/config.js';
+import { projectRoot } from './config/runtime.js';
+import { openDatabase } from './platform/db/db.js';
+import { migrate } from './platform/db/migrate.js';
+import { createHostProbe } from './platform/host-metrics.js';
+import { buildApp, type App } from './app.js';
+import { createHypervisorHealth } from './hypervisor-wiring.js';
+
+export const MIGRATIONS_DIR = join(projectRoot, 'migrations');
+
+export interface RunningServer {
+  app: App;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startServer(config: Config): Promise<RunningServer> {
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  await migrate(database, MIGRATIONS_DIR);
+  const hypervisor = await createHypervisorHealth(config);
+  const app = await buildApp({ config, database, hypervisor, hostProbe: createHostProbe(config.dataDir) });
+  app.addHook('onClose', async () => {
+    await hypervisor.close();
+    await database.close();
+  });
+  const lockFile = join(config.dataDir, 'limen.pid');
+  app.addHook('onClose', async () => rmSync(lockFile, { force: true }));
+  await app.listen({ port: config.port, host: config.host });
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  // The CLI finds a running instance (and the embedded DB's owner) through this file.
+  writeFileSync(lockFile, JSON.stringify({ pid: process.pid, url }) + '\n', { mode: 0o600 });
+  app.log.info({ url, libvirt: config.libvirtUri, database: database.kind }, 'LIMEN listening');
+  return { app, url, close: () => app.close() };
+}

@@ -1,0 +1,1 @@
+export { registerSystemRoutes, type HypervisorHealth } from './system.routes.js';

@@ -1,0 +1,93 @@
+// One database handle for both engines: a PostgreSQL server (DATABASE_URL) or the embedded
+// PGlite in the data dir. Both speak the same SQL dialect, so repos and migrations are shared.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+
+export type Db = PgDatabase<PgQueryResultHKT>;
+/** A transaction handle has the same query surface as Db. */
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+export interface Database {
+  db: Db;
+  kind: 'postgres' | 'pglite';
+  /** Really asks the database, bounded by timeoutMs. */
+  ping(timeoutMs: number): Promise<boolean>;
+  /** For LISTEN/NOTIFY and backups: raw access to the engine. */
+  raw: RawEngine;
+  close(): Promise<void>;
+}
+
+export type RawEngine =
+  | { kind: 'postgres'; pool: import('pg').Pool; url: string }
+  | { kind: 'pglite'; pglite: import('@electric-sql/pglite').PGlite; dir: string };
+
+export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export interface OpenDatabaseOptions {
+  databaseUrl: string | undefined;
+  dataDir: string;
+  /** Embedded only: keep the database in memory (tests). */
+  memory?: boolean;
+  /** Called when the pool reports a background connection error (never throws). */
+  onError?: (err: Error) => void;
+}
+
+export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
+  if (opts.databaseUrl) {
+    const pg = await import('pg');
+    const { drizzle } = await import('drizzle-orm/node-postgres');
+    const pool = new pg.default.Pool({
+      connectionString: opts.databaseUrl,
+      max: 10,
+      connectionTimeoutMillis: 3000,
+      idleTimeoutMillis: 10_000,
+      // A statement never hangs a request forever when the server stalls.
+      statement_timeout: 15_000,
+    });
+    pool.on('error', (err) => opts.onError?.(err));
+    const db = drizzle(pool) as unknown as Db;
+    return {
+      db,
+      kind: 'postgres',
+      raw: { kind: 'postgres', pool, url: opts.databaseUrl },
+      ping: (ms) => pingDb(db, ms),
+      close: () => pool.end(),
+    };
+  }
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { drizzle } = await import('drizzle-orm/pglite');
+  const dir = opts.memory ? 'memory://' : join(opts.dataDir, 'db');
+  if (!opts.memory) mkdirSync(dir, { recursive: true });
+  const pglite = await PGlite.create(dir);
+  const db = drizzle(pglite) as unknown as Db;
+  return {
+    db,
+    kind: 'pglite',
+    raw: { kind: 'pglite', pglite, dir },
+    ping: (ms) => pingDb(db, ms),
+    close: () => pglite.close(),
+  };
+}
+
+async function pingDb(db: Db, ms: number): Promise<boolean> {
+  try {
+    await withTimeout(db.execute(sql`select 1`), ms, 'database ping');
+    return true;
+  } catch {
+    return false;
+  }
+}
