@@ -29,9 +29,20 @@ export function xmlSafeText(s: string): string {
   return s.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '');
 }
 
+/**
+ * A caller-supplied string as an xmlbuilder2 text/attribute value. xmlbuilder2's serializer does not
+ * escape an '&' that already starts an entity (its "no double encoding" rule), so "&amp;" would be
+ * written unchanged and read back as "&", and "&foo;" would make libvirt reject the XML. Encoding
+ * every '&' first turns the input into exactly such entities, which the serializer then keeps:
+ * the output is the correctly escaped literal. Round-trip tests in test/hypervisor pin this.
+ */
+export function lit(s: string): string {
+  return xmlSafeText(s).replace(/&/g, '&amp;');
+}
+
 /** libvirt rejects newlines in <title>. */
 function titleText(s: string): string {
-  return xmlSafeText(s).replace(/[\r\n\t]+/g, ' ');
+  return lit(s.replace(/[\r\n\t]+/g, ' '));
 }
 
 function checkPath(what: string, p: string): void {
@@ -73,7 +84,7 @@ export function cdromTarget(machine: 'q35' | 'pc'): { dev: string; bus: string }
 function addCdrom(devices: XMLBuilder, target: { dev: string; bus: string }, isoPath: string | null | undefined): void {
   const cd = devices.ele('disk', { type: 'file', device: 'cdrom' });
   cd.ele('driver', { name: 'qemu', type: 'raw' });
-  if (isoPath) cd.ele('source', { file: isoPath });
+  if (isoPath) cd.ele('source', { file: lit(isoPath) });
   cd.ele('target', target);
   cd.ele('readonly');
 }
@@ -89,7 +100,7 @@ export function buildDomainXml(spec: DomainSpec): string {
   dom.ele('name').txt(domainNameFor(spec.uuid));
   dom.ele('uuid').txt(spec.uuid.toLowerCase());
   if (spec.title) dom.ele('title').txt(titleText(spec.title));
-  if (spec.description) dom.ele('description').txt(xmlSafeText(spec.description));
+  if (spec.description) dom.ele('description').txt(lit(spec.description));
   dom.ele('memory', { unit: 'KiB' }).txt(String(maxMemKiB));
   dom.ele('currentMemory', { unit: 'KiB' }).txt(String(spec.memoryMb * 1024));
   const vcpuAttrs: Record<string, string> = { placement: 'static' };
@@ -112,7 +123,7 @@ export function buildDomainXml(spec: DomainSpec): string {
   if (spec.diskPath !== undefined) {
     const disk = devices.ele('disk', { type: 'file', device: 'disk' });
     disk.ele('driver', { name: 'qemu', type: 'qcow2', discard: 'unmap' });
-    disk.ele('source', { file: spec.diskPath });
+    disk.ele('source', { file: lit(spec.diskPath) });
     disk.ele('target', { dev: 'vda', bus: 'virtio' });
   }
   addCdrom(devices, cdromTarget(machine), spec.isoPath);
@@ -120,8 +131,8 @@ export function buildDomainXml(spec: DomainSpec): string {
   const net = spec.network ?? { type: 'user' };
   const iface = devices.ele('interface', { type: net.type });
   if (spec.mac) iface.ele('mac', { address: spec.mac.toLowerCase() });
-  if (net.type === 'network') iface.ele('source', { network: net.name });
-  if (net.type === 'bridge') iface.ele('source', { bridge: net.name });
+  if (net.type === 'network') iface.ele('source', { network: lit(net.name) });
+  if (net.type === 'bridge') iface.ele('source', { bridge: lit(net.name) });
   iface.ele('model', { type: 'virtio' });
 
   // The only way into the guest's screen: VNC on loopback, proxied by LIMEN after a ticket check.
