@@ -62,7 +62,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const closing = new AbortController();
 
   const app = Fastify({
-    loggerInstance: logger as FastifyBaseLogger,
+    loggerInstance: logger,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     bodyLimit: 1024 * 1024,
