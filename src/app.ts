@@ -16,6 +16,7 @@ import { registerOpenApi } from './platform/http/openapi.js';
 import type { HostProbe } from './platform/host-metrics.js';
 import { runLoop } from './platform/loop.js';
 import { registerSystemRoutes, type HypervisorHealth } from './modules/system/index.js';
+import { registerWebUi } from './modules/web/index.js';
 
 export interface AppDeps {
   config: Config;
@@ -93,6 +94,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await registerOpenApi(app, { version: config.version });
 
   await app.register(registerSystemRoutes(ctx));
+  // Last: the UI catch-all must not shadow API routes.
+  await app.register(registerWebUi());
 
   // Host gauges must be fresh within 30 s of start: sample now, then every 10 s.
   const loops = [
@@ -127,4 +130,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     await Promise.all(loops.map((l) => l.stopped));
   });
   return app;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Who may call the route: checked by the auth hook; every /api route must declare it. */
+    auth?: 'public' | 'user' | 'admin' | 'pending' | 'webhook';
+  }
 }
