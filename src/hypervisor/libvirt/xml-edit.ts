@@ -86,7 +86,7 @@ function edit(xml: string, fn: (domain: XNode) => void): string {
   const domain = tree.find((n) => tagOf(n) === 'domain');
   if (!domain) throw new HypervisorError('operation_failed', 'not a domain definition');
   fn(domain);
-  return builder.build(tree) as string;
+  return String(builder.build(tree));
 }
 
 /** Replaces <os><boot dev=…/>… with `order` (placed right after <os><type>). */
