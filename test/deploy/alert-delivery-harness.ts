@@ -11,7 +11,7 @@
 // reaches the webhook about 1 s after the metric changes and the resolved one about 1 s after
 // it drops back.
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
@@ -134,6 +134,18 @@ export function deriveAlertmanagerConfig(shipped: string, webhookUrl: string, to
   return cfg;
 }
 
+/**
+ * The shipped rules made fast for end-to-end tests: every range window (e.g. `[5m]`) becomes
+ * `window` and every `for:` becomes `forDuration`, thresholds unchanged. With the default 15s
+ * window a burst of ~10 failed logins within a few seconds crosses HighAuthFailureRate (> 0.2/s)
+ * and the alert resolves about 15 s after the burst ends.
+ */
+export function deriveFastRules(shipped: string, opts: { window?: string; forDuration?: string } = {}): string {
+  const window = opts.window ?? '15s';
+  const forDuration = opts.forDuration ?? '0s';
+  return shipped.replace(/\[\d+[smhd]\]/g, `[${window}]`).replace(/^(\s*for:\s*).*$/gm, (_l, prefix: string) => prefix + forDuration);
+}
+
 async function getJson(url: string): Promise<unknown> {
   const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
   if (!res.ok) throw new Error(`GET ${url}: ${res.status}`);
@@ -170,9 +182,20 @@ function killRecordedPids(stateDir: string): void {
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const dir of liveStacks) killRecordedPids(dir);
-  });
+  const killAll = (): void => {
+    for (const dir of liveStacks) {
+      killRecordedPids(dir);
+      if (!process.env.LIMEN_KEEP_TEST_STATE) rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  process.on('exit', killAll);
+  // 'exit' does not run on a signal; end the daemons there too, then keep the default outcome.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      killAll();
+      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+    });
+  }
 }
 
 export async function startAlertingStack(opts: AlertingStackOptions): Promise<AlertingStack> {

@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { alertingToolsInstalled, deriveAlertmanagerConfig, REPO_ROOT } from './alert-delivery-harness.js';
+import { alertingToolsInstalled, deriveAlertmanagerConfig, deriveFastRules, REPO_ROOT } from './alert-delivery-harness.js';
 import { parseYaml, type YamlValue } from './yaml-subset.js';
 
 const RULES = path.join(REPO_ROOT, 'deploy/prometheus/limen-alerts.yml');
@@ -99,6 +99,20 @@ test('promtool check rules accepts limen-alerts.yml', { skip: needsTools }, asyn
   const m = /SUCCESS: (\d+) rules found/.exec(r.stdout + r.stderr);
   assert.ok(m, r.stdout);
   assert.equal(Number(m[1]), loadRules().length);
+});
+
+test('the fast variant of the rules for end-to-end tests is valid', { skip: needsTools }, async () => {
+  assert.ok(installed);
+  const fast = deriveFastRules(readFileSync(RULES, 'utf8'));
+  assert.doesNotMatch(fast, /\[5m\]/);
+  assert.doesNotMatch(fast, /for: (?!0s)/);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'limen-fast-rules-'));
+  try {
+    await writeFile(path.join(dir, 'rules.yml'), fast);
+    assertOk(await run('promtool', ['check', 'rules', path.join(dir, 'rules.yml')]), 'promtool check rules (fast)');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('promtool test rules passes limen-alerts.test.yml', { skip: needsTools }, async () => {
