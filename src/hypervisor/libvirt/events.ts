@@ -106,6 +106,8 @@ export interface EventHubOptions {
   logger?: HypervisorLogger;
 }
 
+const STARTING_GRACE_MS = 5000;
+
 interface Known {
   name: string;
   state: DomainState;
@@ -115,6 +117,8 @@ export class EventHub {
   private readonly subs = new Set<(e: DomainEvent) => void>();
   private readonly known = new Map<string, Known>();
   private readonly lastStreamSeq = new Map<string, number>();
+  /** since when a shut-off domain has been seen paused (QEMU starts paused, then resumes) */
+  private readonly startingSince = new Map<string, number>();
   private seq = 0;
   private baseline = false;
   private running = false;
@@ -231,6 +235,18 @@ export class EventHub {
         const t = transitionEvent('shutoff', d.state);
         if (d.state !== 'shutoff' && t) this.emit({ ...base, type: t });
       } else if (prev.state !== d.state) {
+        // libvirt starts QEMU paused ("starting up") and resumes it: a shut-off domain seen paused
+        // is starting, not suspended. Only a pause that lasts STARTING_GRACE_MS is reported.
+        if (prev.state === 'shutoff' && d.state === 'paused') {
+          const since = this.startingSince.get(d.uuid) ?? Date.now();
+          this.startingSince.set(d.uuid, since);
+          if (Date.now() - since < STARTING_GRACE_MS) {
+            this.known.set(d.uuid, prev);
+            continue;
+          }
+          this.emit({ ...base, type: 'started' });
+        }
+        this.startingSince.delete(d.uuid);
         const t = transitionEvent(prev.state, d.state);
         if (t) this.emit({ ...base, type: t });
       }

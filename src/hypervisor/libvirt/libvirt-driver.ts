@@ -67,7 +67,7 @@ export function createLibvirtDriver(options: LibvirtDriverOptions): HypervisorDr
     logger: options.logger,
   });
 
-  const withDomain = <T>(what: string, uuid: string, fn: (hv: Hypervisor, d: Domain) => Promise<T>, timeoutMs?: number): Promise<T> => {
+  const withDomain = async <T>(what: string, uuid: string, fn: (hv: Hypervisor, d: Domain) => Promise<T>, timeoutMs?: number): Promise<T> => {
     checkUuid(uuid);
     return conn.call(
       `${what} ${uuid}`,
@@ -192,11 +192,11 @@ export function createLibvirtDriver(options: LibvirtDriverOptions): HypervisorDr
       return isActive(await getState(uuid)) ? 'timeout' : 'stopped';
     },
     destroy: (uuid) => act(withDomain('destroy', uuid, (hv, d) => hv.domainDestroy(d))),
-    reboot: (uuid) => {
+    reboot: async (uuid) => {
       checkUuid(uuid);
       return act(ops.reboot(uuid));
     },
-    reset: (uuid) => {
+    reset: async (uuid) => {
       checkUuid(uuid);
       return act(ops.reset(uuid));
     },
