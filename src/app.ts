@@ -17,6 +17,11 @@ import type { HostProbe } from './platform/host-metrics.js';
 import { runLoop } from './platform/loop.js';
 import { registerSystemRoutes, type HypervisorHealth } from './modules/system/index.js';
 import { registerWebUi } from './modules/web/index.js';
+import fastifyCookie from '@fastify/cookie';
+import { createAuthService, registerAuthHook, registerAuthRoutes, type AuthService } from './modules/auth/index.js';
+import { registerAuditRoutes } from './modules/audit/index.js';
+import { registerUserAdminRoutes } from './modules/users/index.js';
+import './platform/http/principal.js';
 
 export interface AppDeps {
   config: Config;
@@ -38,6 +43,10 @@ export interface AppContext {
   log: pino.Logger;
   hypervisor: HypervisorHealth;
   now: () => Date;
+  /** Set during buildApp: authentication for modules that need it outside the HTTP hook (websockets). */
+  auth: AuthService;
+  /** Resources a user can own (VMs, …), registered by their modules: user deletion asks them. */
+  userResources: UserResourceOwner[];
   /** Aborted when the app closes: every background loop listens to it. */
   shutdown: AbortSignal;
 }
@@ -46,6 +55,13 @@ declare module 'fastify' {
   interface FastifyInstance {
     limen: AppContext;
   }
+}
+
+export interface UserResourceOwner {
+  name: string;
+  count(userId: string): Promise<number>;
+  /** Deletes every such resource of the user completely (e.g. VM: domain, disks, rows). */
+  deleteAll(req: import('fastify').FastifyRequest, userId: string): Promise<void>;
 }
 
 export type App = FastifyInstance<
@@ -82,6 +98,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     hypervisor: deps.hypervisor,
     now: deps.now ?? (() => new Date()),
     shutdown: closing.signal,
+    auth: undefined as unknown as AuthService,
+    userResources: [],
   };
   app.decorate('limen', ctx);
 
@@ -89,11 +107,18 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     reply.header('x-request-id', req.id);
   });
   registerErrorHandling(app);
+  await app.register(fastifyCookie);
+  const auth = createAuthService(ctx);
+  ctx.auth = auth;
+  registerAuthHook(app, auth);
   registerSecurityHeaders(app, { docsPrefix: '/api/docs' });
   registerHttpMetrics(app, metrics);
   await registerOpenApi(app, { version: config.version });
 
   await app.register(registerSystemRoutes(ctx));
+  await app.register(registerAuthRoutes(ctx, auth));
+  await app.register(registerUserAdminRoutes(ctx));
+  await app.register(registerAuditRoutes(ctx));
   // Last: the UI catch-all must not shadow API routes.
   await app.register(registerWebUi());
 

@@ -9,18 +9,21 @@ import { migrate } from './platform/db/migrate.js';
 import { createHostProbe } from './platform/host-metrics.js';
 import { buildApp, type App } from './app.js';
 import { createHypervisorHealth } from './hypervisor-wiring.js';
+import { bootstrapFirstAdmin, type BootstrapResult } from './modules/auth/index.js';
 
 export const MIGRATIONS_DIR = join(projectRoot, 'migrations');
 
 export interface RunningServer {
   app: App;
   url: string;
+  bootstrap: BootstrapResult;
   close(): Promise<void>;
 }
 
 export async function startServer(config: Config): Promise<RunningServer> {
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   await migrate(database, MIGRATIONS_DIR);
+  const bootstrap = await bootstrapFirstAdmin(database.db, config);
   const hypervisor = await createHypervisorHealth(config);
   const app = await buildApp({ config, database, hypervisor, hostProbe: createHostProbe(config.dataDir) });
   app.addHook('onClose', async () => {
@@ -36,5 +39,5 @@ export async function startServer(config: Config): Promise<RunningServer> {
   // The CLI finds a running instance (and the embedded DB's owner) through this file.
   writeFileSync(lockFile, JSON.stringify({ pid: process.pid, url }) + '\n', { mode: 0o600 });
   app.log.info({ url, libvirt: config.libvirtUri, database: database.kind }, 'LIMEN listening');
-  return { app, url, close: () => app.close() };
+  return { app, url, bootstrap, close: () => app.close() };
 }

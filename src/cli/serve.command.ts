@@ -13,6 +13,13 @@ export function registerServeCommands(program: Command): void {
       const config = loadProcessConfig();
       const server = await startServer(config);
       console.log(`LIMEN is running at ${server.url}`);
+      const b = server.bootstrap;
+      if (b.created && b.generatedPassword) {
+        console.log(`First start: admin user "${b.username}" with password ${b.generatedPassword}`);
+        console.log(`(also written to ${b.passwordFile}, mode 0600; change it after logging in)`);
+      } else if (b.created) {
+        console.log(`First start: admin user "${b.username}" created with LIMEN_ADMIN_PASSWORD`);
+      }
       let closing = false;
       const stop = (signal: string): void => {
         if (closing) return;

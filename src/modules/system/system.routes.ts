@@ -36,6 +36,7 @@ export function registerSystemRoutes(ctx: AppContext): FastifyPluginAsync {
     app.get(
       '/api/health',
       {
+        config: { auth: 'public' },
         schema: {
           tags: ['system'],
           summary: 'Liveness and dependency health (pings the database and libvirt)',
@@ -63,7 +64,7 @@ export function registerSystemRoutes(ctx: AppContext): FastifyPluginAsync {
 
     app.get(
       '/api/metrics',
-      { schema: { tags: ['system'], summary: 'Prometheus metrics (text format)', produces: ['text/plain'] } },
+      { config: { auth: 'public' }, schema: { tags: ['system'], summary: 'Prometheus metrics (text format)', produces: ['text/plain'] } },
       async (req, reply) => {
         const token = ctx.config.metricsToken;
         if (token !== undefined) {
