@@ -18,7 +18,7 @@ import { runLoop } from './platform/loop.js';
 import { registerSystemRoutes, type HypervisorHealth } from './modules/system/index.js';
 import { registerWebUi } from './modules/web/index.js';
 import fastifyCookie from '@fastify/cookie';
-import { createAuthService, registerAuthHook, registerAuthRoutes, type AuthService } from './modules/auth/index.js';
+import { createAuthService, registerAuthHook, registerAuthRoutes, type AuthService, type RouteAccess } from './modules/auth/index.js';
 import { registerAuditRoutes } from './modules/audit/index.js';
 import { registerUserAdminRoutes } from './modules/users/index.js';
 import './platform/http/principal.js';
@@ -47,6 +47,8 @@ export interface AppContext {
   auth: AuthService;
   /** Resources a user can own (VMs, …), registered by their modules: user deletion asks them. */
   userResources: UserResourceOwner[];
+  /** Every guarded route and its access level (filled at registration; read by tests and docs). */
+  routeTable: RouteAccess[];
   /** Aborted when the app closes: every background loop listens to it. */
   shutdown: AbortSignal;
 }
@@ -100,6 +102,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     shutdown: closing.signal,
     auth: undefined as unknown as AuthService,
     userResources: [],
+    routeTable: [],
   };
   app.decorate('limen', ctx);
 
@@ -110,7 +113,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(fastifyCookie);
   const auth = createAuthService(ctx);
   ctx.auth = auth;
-  registerAuthHook(app, auth);
+  registerAuthHook(app, auth, ctx.routeTable);
   registerSecurityHeaders(app, { docsPrefix: '/api/docs' });
   registerHttpMetrics(app, metrics);
   await registerOpenApi(app, { version: config.version });

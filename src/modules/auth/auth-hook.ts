@@ -1,7 +1,7 @@
 // The one place that decides who may call a route. Every /api and /ws route declares
 // `config.auth` (public | user | admin | webhook); a route without it fails start-up, so a new
 // endpoint can never be open by accident.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyContextConfig, FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError, forbidden, unauthorized } from '../../platform/http/app-error.js';
 import type { AuthService } from './auth.service.js';
 
@@ -16,13 +16,26 @@ function bearerOf(req: FastifyRequest): string | undefined {
   return undefined;
 }
 
-export function registerAuthHook(app: FastifyInstance, auth: AuthService): void {
+export interface RouteAccess {
+  method: string;
+  url: string;
+  auth: NonNullable<FastifyContextConfig['auth']>;
+}
+
+/**
+ * Installs the guard. `table` receives every guarded route (method, url, level): the
+ * authorization-matrix test compares it with its expectations, so no route goes unreviewed.
+ */
+export function registerAuthHook(app: FastifyInstance, auth: AuthService, table: RouteAccess[] = []): void {
   app.addHook('onRoute', (route) => {
     const url = route.url ?? route.path ?? '';
     route.config ??= {};
     if (url.startsWith('/api/docs') || url === '/api/openapi.json') route.config.auth ??= 'public';
-    if ((url.startsWith('/api/') || url.startsWith('/ws/')) && route.config.auth === undefined) {
-      throw new Error(`route ${String(route.method)} ${url} does not declare config.auth`);
+    if (!url.startsWith('/api/') && !url.startsWith('/ws/')) return;
+    const level = route.config.auth;
+    if (level === undefined) throw new Error(`route ${String(route.method)} ${url} does not declare config.auth`);
+    for (const method of ([] as string[]).concat(route.method)) {
+      if (method !== 'HEAD') table.push({ method, url, auth: level });
     }
   });
 

@@ -111,6 +111,11 @@ export async function insertSession(
   return toSession(r!);
 }
 
+export async function findSessionByTokenHash(db: Queryable, tokenHash: string): Promise<SessionRecord | undefined> {
+  const r = await queryOne<SessionRow>(db, sql`select * from sessions where token_hash = ${tokenHash}`);
+  return r ? toSession(r) : undefined;
+}
+
 export async function findSessionByTokenHashForUpdate(db: Queryable, tokenHash: string): Promise<SessionRecord | undefined> {
   const r = await queryOne<SessionRow>(db, sql`select * from sessions where token_hash = ${tokenHash} for update`);
   return r ? toSession(r) : undefined;

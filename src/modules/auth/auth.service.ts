@@ -168,10 +168,12 @@ export function createAuthService(ctx: AppContext) {
       });
     },
 
-    /** Family id behind a refresh token, if it is still live (for cookie-based logout). */
+    /**
+     * Family id behind a refresh token, for the CSRF check. Revoked tokens still name their family
+     * so that a replayed (rotated-away) token reaches refresh() and triggers reuse detection.
+     */
     async familyOfRefreshToken(refreshToken: string): Promise<string | undefined> {
-      const row = await inTransaction(db, (tx) => repo.findSessionByTokenHashForUpdate(tx, hashToken(refreshToken)));
-      return row && !row.revokedAt ? row.familyId : undefined;
+      return (await repo.findSessionByTokenHash(db, hashToken(refreshToken)))?.familyId;
     },
 
     /** Bearer token → principal, re-checked against the user's current status and session. */

@@ -1,6 +1,6 @@
 export { createAuthService, validateNewCredentials, type AuthService, type PublicUser } from './auth.service.js';
 export { registerAuthRoutes, REFRESH_COOKIE, CSRF_COOKIE } from './auth.routes.js';
-export { registerAuthHook, principalOf } from './auth-hook.js';
+export { registerAuthHook, principalOf, type RouteAccess } from './auth-hook.js';
 export { bootstrapFirstAdmin, type BootstrapResult } from './bootstrap.js';
 export { hashPassword } from './passwords.js';
 export { checkPassword, checkUsername, PASSWORD_PROBLEM_MESSAGES } from './password-policy.js';

@@ -1,0 +1,27 @@
+// The reviewed access level of every route. A route the app serves that is missing here, or
+// whose declared level differs, fails the authorization matrix: adding an endpoint means adding
+// a line here, on purpose.
+export type Access = 'public' | 'user' | 'admin' | 'webhook';
+
+export const ROUTE_ACCESS: Record<string, Access> = {
+  'GET /api/health': 'public',
+  'GET /api/metrics': 'public',
+  'GET /api/openapi.json': 'public',
+  // /api/docs/* (Swagger UI's own static files) is forced public by the auth hook.
+
+  'POST /api/auth/register': 'public',
+  'POST /api/auth/login': 'public',
+  'POST /api/auth/refresh': 'public',
+  'POST /api/auth/logout': 'public',
+  'GET /api/auth/me': 'user',
+
+  'GET /api/admin/users': 'admin',
+  'POST /api/admin/users': 'admin',
+  'POST /api/admin/users/:id/approve': 'admin',
+  'POST /api/admin/users/:id/reject': 'admin',
+  'POST /api/admin/users/:id/disable': 'admin',
+  'POST /api/admin/users/:id/enable': 'admin',
+  'PATCH /api/admin/users/:id': 'admin',
+  'DELETE /api/admin/users/:id': 'admin',
+  'GET /api/admin/audit': 'admin',
+};
