@@ -36,8 +36,27 @@ export interface Config {
   /** Bearer token required for /api/metrics when set (LIMEN_METRICS_TOKEN). */
   metricsToken: string | undefined;
   vmBounds: VmSizeBounds;
+  /** Admins skip their own quota (LIMEN_ADMIN_QUOTA_EXEMPT=true); default: held to it. */
+  adminQuotaExempt: boolean;
+  /** Host overcommit ratios for the capacity guard (LIMEN_CPU_OVERCOMMIT, LIMEN_MEMORY_OVERCOMMIT). */
+  cpuOvercommit: number;
+  memoryOvercommit: number;
+  console: ConsoleLimits;
   version: string;
   commit: string;
+}
+
+export interface ConsoleLimits {
+  /** Concurrent console sessions per user (LIMEN_CONSOLE_MAX_PER_USER). */
+  maxPerUser: number;
+  /** Concurrent console sessions per instance (LIMEN_CONSOLE_MAX_TOTAL). */
+  maxTotal: number;
+  /** Close after this long without input from the browser (LIMEN_CONSOLE_IDLE_TIMEOUT_S). */
+  idleTimeoutS: number;
+  /** Close after this long in any case (LIMEN_CONSOLE_MAX_DURATION_S). */
+  maxDurationS: number;
+  /** Ticket lifetime, at most 60 s (LIMEN_CONSOLE_TICKET_TTL_S). */
+  ticketTtlS: number;
 }
 
 export class ConfigError extends Error {
@@ -182,6 +201,18 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     diskGb: { min: 1, max: bound('LIMEN_VM_MAX_DISK_GB', '4096') },
   };
 
+  const ratio = (name: string, def: string): number => {
+    const raw = readValue(env, name) ?? def;
+    const n = Number(raw);
+    if (!/^\d+(\.\d+)?$/.test(raw) || n <= 0 || n > 100) throw new ConfigError(name, `must be a positive number up to 100, got "${raw}"`);
+    return n;
+  };
+  const bool = (name: string): boolean => {
+    const raw = (readValue(env, name) ?? 'false').toLowerCase();
+    if (raw !== 'true' && raw !== 'false') throw new ConfigError(name, `must be true or false, got "${raw}"`);
+    return raw === 'true';
+  };
+
   return {
     port,
     host,
@@ -200,6 +231,16 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     logLevel: readValue(env, 'LOG_LEVEL') ?? 'info',
     metricsToken: readValue(env, 'LIMEN_METRICS_TOKEN'),
     vmBounds,
+    adminQuotaExempt: bool('LIMEN_ADMIN_QUOTA_EXEMPT'),
+    cpuOvercommit: ratio('LIMEN_CPU_OVERCOMMIT', '4'),
+    console: {
+      maxPerUser: parseIntStrict('LIMEN_CONSOLE_MAX_PER_USER', readValue(env, 'LIMEN_CONSOLE_MAX_PER_USER') ?? '4', 1, 1000),
+      maxTotal: parseIntStrict('LIMEN_CONSOLE_MAX_TOTAL', readValue(env, 'LIMEN_CONSOLE_MAX_TOTAL') ?? '200', 1, 100_000),
+      idleTimeoutS: parseIntStrict('LIMEN_CONSOLE_IDLE_TIMEOUT_S', readValue(env, 'LIMEN_CONSOLE_IDLE_TIMEOUT_S') ?? '1800', 1, 604_800),
+      maxDurationS: parseIntStrict('LIMEN_CONSOLE_MAX_DURATION_S', readValue(env, 'LIMEN_CONSOLE_MAX_DURATION_S') ?? '28800', 1, 2_592_000),
+      ticketTtlS: parseIntStrict('LIMEN_CONSOLE_TICKET_TTL_S', readValue(env, 'LIMEN_CONSOLE_TICKET_TTL_S') ?? '30', 1, 60),
+    },
+    memoryOvercommit: ratio('LIMEN_MEMORY_OVERCOMMIT', '1.5'),
     version: opts.version ?? '0.0.0',
     commit: opts.commit ?? 'unknown',
   };

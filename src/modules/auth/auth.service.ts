@@ -176,6 +176,14 @@ export function createAuthService(ctx: AppContext) {
       return (await repo.findSessionByTokenHash(db, hashToken(refreshToken)))?.familyId;
     },
 
+    /** The principal of a still-live login (console tickets carry user + session family). */
+    async principalFor(userId: string, sessionFamily: string): Promise<Principal> {
+      const found = await repo.findPrincipal(db, userId, sessionFamily);
+      if (!found || !found.live || found.user.status !== 'active') throw new AppError('UNAUTHORIZED', 'Session ended');
+      const u = found.user;
+      return { id: u.id, username: u.username, role: u.role, status: u.status, sessionFamily };
+    },
+
     /** Bearer token → principal, re-checked against the user's current status and session. */
     async authenticate(token: string): Promise<Principal> {
       const v = await tokens.verifyAccess(token);
