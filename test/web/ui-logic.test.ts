@@ -1,0 +1,133 @@
+// The web UI's state logic, run in node without a browser: quota math behind the bars and the
+// create dialog, and the merging of live VM events with fetched lists.
+import { strict as assert } from 'node:assert';
+import { describe, test } from 'node:test';
+import { exceededByCreate, exceededByStart, fits, isOverLimit, remaining, usageFraction, type Quota } from '../../web/src/lib/quota.js';
+import { applyVmEvent, applyVmEventToOne, mergeFetchedVms } from '../../web/src/lib/vm-events.js';
+import { defaultSize, sizeOptions } from '../../web/src/lib/vm-sizes.js';
+import { checkPassword } from '../../web/src/lib/password-policy.js';
+import { actionsFor } from '../../web/src/lib/vm-actions.js';
+import { readGauge } from '../../web/src/lib/prometheus-text.js';
+
+const quota = (limits: Partial<Quota['limits']>, usage: Partial<Quota['usage']>): Quota => ({
+  limits: { vms: 5, vcpus: 8, memory_mb: 16384, disk_gb: 200, snapshots: 10, running_vms: 3, running_vcpus: 8, running_memory_mb: 16384, ...limits },
+  usage: { vms: 0, vcpus: 0, memory_mb: 0, disk_gb: 0, snapshots: 0, running_vms: 0, running_vcpus: 0, running_memory_mb: 0, ...usage },
+});
+
+describe('quota math', () => {
+  test('remaining is limit - used, never negative, null when unlimited', () => {
+    const q = quota({ vcpus: 8, memory_mb: null, disk_gb: 10 }, { vcpus: 3, disk_gb: 12 });
+    assert.equal(remaining(q, 'vcpus'), 5);
+    assert.equal(remaining(q, 'memory_mb'), null);
+    assert.equal(remaining(q, 'disk_gb'), 0);
+  });
+
+  test('a lowered limit shows usage over it, full bar', () => {
+    const q = quota({ vms: 2 }, { vms: 3 });
+    assert.equal(isOverLimit(q, 'vms'), true);
+    assert.equal(usageFraction(q, 'vms'), 1);
+    assert.equal(isOverLimit(quota({ vms: 3 }, { vms: 3 }), 'vms'), false);
+    assert.equal(usageFraction(quota({ vms: null }, { vms: 3 }), 'vms'), 0);
+    assert.equal(usageFraction(quota({ vms: 0 }, { vms: 0 }), 'vms'), 0);
+  });
+
+  test('create is refused for exactly the resources it would exceed', () => {
+    const q = quota({ vcpus: 4, memory_mb: 2048 }, { vms: 1, vcpus: 2, memory_mb: 1024 });
+    assert.deepEqual(exceededByCreate(q, { vcpus: 2, memory_mb: 1024, disk_gb: 10 }), []);
+    assert.deepEqual(exceededByCreate(q, { vcpus: 3, memory_mb: 2048, disk_gb: 10 }), ['vcpus', 'memory_mb']);
+    assert.deepEqual(exceededByCreate(quota({ vms: 1 }, { vms: 1 }), { vcpus: 1, memory_mb: 64, disk_gb: 1 }), ['vms']);
+    assert.deepEqual(exceededByCreate(quota({ vms: null, vcpus: null, memory_mb: null, disk_gb: null }, { vms: 99 }), { vcpus: 32, memory_mb: 262144, disk_gb: 4096 }), []);
+  });
+
+  test('start checks the running limits', () => {
+    const q = quota({ running_vms: 1 }, { running_vms: 1 });
+    assert.deepEqual(exceededByStart(q, { vcpus: 1, memory_mb: 64 }), ['running_vms']);
+    assert.equal(fits(q, 'running_vcpus', 8), true);
+  });
+
+  test('size options disable what would exceed; resize counts only the increase', () => {
+    const q = quota({ vcpus: 4 }, { vcpus: 2 });
+    const opts = sizeOptions(q, 'vcpus');
+    assert.deepEqual(opts.filter((o) => o.allowed).map((o) => o.value), [1, 2]);
+    // A 2-vCPU VM being resized may grow by the 2 left: up to 4.
+    assert.deepEqual(sizeOptions(q, 'vcpus', 2).filter((o) => o.allowed).map((o) => o.value), [1, 2, 3, 4]);
+    assert.equal(defaultSize(sizeOptions(quota({ memory_mb: 600 }, {}), 'memory_mb'), 1024), 512);
+    assert.equal(defaultSize(sizeOptions(undefined, 'disk_gb'), 10), 10);
+  });
+
+  test('an admin lowering the quota shows up in the create dialog options', () => {
+    const before = sizeOptions(quota({ memory_mb: 16384 }, { memory_mb: 1024 }), 'memory_mb');
+    const after = sizeOptions(quota({ memory_mb: 2048 }, { memory_mb: 1024 }), 'memory_mb');
+    assert.ok(before.find((o) => o.value === 4096)?.allowed);
+    assert.equal(after.find((o) => o.value === 4096)?.allowed, false);
+    assert.equal(after.find((o) => o.value === 1024)?.allowed, true);
+  });
+});
+
+describe('live VM event merging', () => {
+  const vm = (uuid: string, state: string, at: string) => ({ uuid, name: uuid, state, updated_at: at });
+  const T1 = '2025-01-01T00:00:01.000Z';
+  const T2 = '2025-01-01T00:00:02.000Z';
+
+  test('state events merge partial updates; older ones are ignored', () => {
+    const list = [vm('a', 'stopped', T1)];
+    const started = applyVmEvent(list, { type: 'vm.state', vm: { uuid: 'a', state: 'running', updated_at: T2 } });
+    assert.equal(started[0]?.state, 'running');
+    assert.equal(started[0]?.name, 'a');
+    const stale = applyVmEvent(started, { type: 'vm.state', vm: { uuid: 'a', state: 'stopped', updated_at: T1 } });
+    assert.equal(stale, started, 'an older event changes nothing');
+  });
+
+  test('created adds, deleted removes, stats never change the list', () => {
+    let list = applyVmEvent([] as ReturnType<typeof vm>[], { type: 'vm.created', vm: vm('a', 'creating', T1) });
+    assert.equal(list.length, 1);
+    assert.equal(applyVmEvent(list, { type: 'vm.stats', vm: { uuid: 'a' } }), list);
+    list = applyVmEvent(list, { type: 'vm.deleted', vm: { uuid: 'a' } });
+    assert.deepEqual(list, []);
+    // A partial update for an unknown VM waits for the next fetch instead of inventing a VM.
+    assert.deepEqual(applyVmEvent([] as ReturnType<typeof vm>[], { type: 'vm.state', vm: { uuid: 'x', state: 'running' } }), []);
+  });
+
+  test('a slow fetch never overwrites a newer event', () => {
+    const known = [vm('a', 'running', T2)];
+    const fetched = [vm('a', 'stopped', T1), vm('b', 'stopped', T1)];
+    const merged = mergeFetchedVms(known, fetched);
+    assert.equal(merged.find((v) => v.uuid === 'a')?.state, 'running');
+    assert.equal(merged.length, 2);
+    assert.equal(mergeFetchedVms([vm('a', 'running', T1)], [vm('a', 'paused', T2)])[0]?.state, 'paused');
+    assert.deepEqual(mergeFetchedVms(known, []), [], 'VMs absent from the fetch are gone');
+  });
+
+  test('the VM page follows its own VM only', () => {
+    const one = vm('a', 'stopped', T1);
+    assert.equal(applyVmEventToOne(one, { type: 'vm.state', vm: { uuid: 'b', state: 'running', updated_at: T2 } }), one);
+    assert.equal(applyVmEventToOne(one, { type: 'vm.state', vm: { uuid: 'a', state: 'running', updated_at: T2 } })?.state, 'running');
+    assert.equal(applyVmEventToOne(one, { type: 'vm.deleted', vm: { uuid: 'a' } }), null);
+  });
+});
+
+describe('small UI rules', () => {
+  test('password hints mirror the server policy', () => {
+    const ok = (p: string, u: string) => checkPassword(p, u).filter((r) => !r.ok).map((r) => r.id);
+    assert.deepEqual(ok('short', 'bob'), ['length']);
+    assert.deepEqual(ok('alicealice', 'AliceAlice'), ['not_username']);
+    assert.deepEqual(ok('1234567890', 'bob'), ['not_common']);
+    assert.deepEqual(ok('correct horse battery', 'bob'), []);
+    assert.deepEqual(ok('x'.repeat(257), 'bob'), ['length']);
+    assert.deepEqual(ok('é'.repeat(10), 'bob'), [], 'length counts characters');
+  });
+
+  test('power actions offered by state', () => {
+    assert.deepEqual(actionsFor('stopped'), ['start']);
+    assert.ok(actionsFor('running').includes('stop'));
+    assert.deepEqual(actionsFor('paused'), ['resume', 'stop']);
+    assert.deepEqual(actionsFor('creating'), []);
+    assert.deepEqual(actionsFor('missing'), []);
+  });
+
+  test('host gauges are read from Prometheus text', () => {
+    const text = '# HELP host_cpu_usage_percent x\n# TYPE host_cpu_usage_percent gauge\nhost_cpu_usage_percent 12.5\nhost_cpu_usage_percent_other 1\n';
+    assert.equal(readGauge(text, 'host_cpu_usage_percent'), 12.5);
+    assert.equal(readGauge(text, 'host_disk_usage_percent'), undefined);
+  });
+});

@@ -1,0 +1,15 @@
+// Re-run `fn` every `ms` while the tab is visible. Used only where the server has no event stream
+// yet (alerts, backup progress, host gauges); VM state never polls.
+import { useEffect, useRef } from 'react';
+
+export function usePolling(fn: () => void, ms: number, enabled = true): void {
+  const latest = useRef(fn);
+  latest.current = fn;
+  useEffect(() => {
+    if (!enabled) return;
+    const id = setInterval(() => {
+      if (document.visibilityState === 'visible') latest.current();
+    }, ms);
+    return () => clearInterval(id);
+  }, [ms, enabled]);
+}

@@ -1,0 +1,63 @@
+// Backups: start one (it runs in the background) and watch its progress; the list refreshes every
+// 2 s while a backup runs.
+import { useState } from 'react';
+import { admin } from '../../api/endpoints';
+import { AsyncView, EmptyState, InlineError } from '../../components/AsyncStates';
+import { ProgressBar } from '../../components/ProgressBar';
+import { formatBytes, formatTime } from '../../lib/format';
+import { useAsync } from '../../lib/useAsync';
+import { usePolling } from '../../lib/usePolling';
+
+export function BackupsPage() {
+  const list = useAsync(async () => (await admin.backups()).items, []);
+  const running = list.data?.some((b) => b.state === 'running') ?? false;
+  usePolling(list.reload, 2_000, running);
+  const [pending, setPending] = useState(false);
+  const [error, setError] = useState<unknown>(undefined);
+
+  const start = async () => {
+    setPending(true);
+    setError(undefined);
+    try {
+      await admin.startBackup();
+      list.reload();
+    } catch (e) {
+      setError(e);
+    } finally {
+      setPending(false);
+    }
+  };
+
+  return (
+    <section className="page">
+      <header className="page-header">
+        <h1>Backups</h1>
+        <button type="button" className="btn btn-primary" disabled={pending || running} onClick={() => void start()}>{running ? 'Backup running…' : pending ? 'Starting…' : 'Run backup now'}</button>
+      </header>
+      <p className="muted">A backup holds the database, every machine's definition and disks, and the ISO list, with checksums. Restore and the restore drill run from the command line (<code>limen restore</code>, <code>limen drill</code>).</p>
+      <InlineError error={error} />
+      <AsyncView {...list} isEmpty={(b) => b.length === 0} empty={<EmptyState title="No backups yet">Run the first one with the button above.</EmptyState>}>
+        {(items) => (
+          <table className="table">
+            <thead><tr><th scope="col">Started</th><th scope="col">State</th><th scope="col">Finished</th><th scope="col">Size</th><th scope="col">File</th></tr></thead>
+            <tbody>
+              {items.map((b) => (
+                <tr key={b.id}>
+                  <td>{formatTime(b.started_at)}</td>
+                  <td>
+                    <span className={`badge badge-backup-${b.state}`}>{b.state}</span>
+                    {b.state === 'running' && typeof b.progress === 'number' && <ProgressBar value={b.progress} label="Backup progress" />}
+                    {b.error && <p className="inline-error">{b.error}</p>}
+                  </td>
+                  <td>{formatTime(b.finished_at)}</td>
+                  <td>{formatBytes(b.size_bytes)}</td>
+                  <td>{b.file ? <code>{b.file}</code> : '—'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </AsyncView>
+    </section>
+  );
+}
