@@ -43,3 +43,15 @@ export function loadProcessConfig(): Config {
 }
 
 export { projectRoot };
+
+// Settings a helper process must not inherit: a scratch LIMEN or pg_dump gets exactly the
+// LIMEN/database settings its caller passes, never the parent's (which point at live data).
+const OWN_SETTINGS = /^(LIMEN_.*|DATABASE_URL.*|PORT|HOST|LIBVIRT_URI|PG[A-Z]+)$/;
+
+/** Environment for a child process (pg_dump, a scratch LIMEN): PATH, HOME… plus `extra`. */
+export function childProcessEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!OWN_SETTINGS.test(k)) env[k] = v;
+  for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v;
+  return env;
+}

@@ -1,0 +1,133 @@
+// Backups as the product sees them: make one (recorded in `backups`, progress included), list,
+// verify, prune. Used in-process by the server (admin and operator API) and by the CLI when no
+// server holds the data dir.
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Config } from '../../config/config.js';
+import type { Database } from '../../platform/db/db.js';
+import type { HypervisorDriver } from '../../hypervisor/index.js';
+import { createArchive, type CreatedArchive } from './archive.js';
+import * as repo from './backups.repo.js';
+import type { BackupOrigin, BackupRow } from './backups.repo.js';
+import { configSource, databaseSource, isoSource } from './sources.js';
+import type { BackupProgress } from './source.js';
+import { verifyArchive, type VerifyResult } from './verify.js';
+import { vmSource } from './vm-source.js';
+
+export interface BackupServiceDeps {
+  config: Config;
+  database: Database;
+  /** The default host's driver, when one is connected (VM domains, consistent copies of running VMs). */
+  driver: () => HypervisorDriver | undefined;
+  log?: { info(o: object, m?: string): void; error(o: object, m?: string): void };
+}
+
+export interface BackupRequest {
+  origin: BackupOrigin;
+  requestedBy: string | null;
+  withIsos?: boolean;
+  /** default $LIMEN_DATA_DIR/backups */
+  outDir?: string;
+  /** keep only the newest N completed archives (older files are deleted) */
+  keep?: number;
+  onProgress?: (p: BackupProgress) => void;
+}
+
+export interface BackupOutcome {
+  row: BackupRow;
+  archive: CreatedArchive;
+  pruned: string[];
+}
+
+export const defaultBackupDir = (config: Config): string => join(config.dataDir, 'backups');
+
+export function createBackupService(deps: BackupServiceDeps) {
+  const { config, database } = deps;
+  const db = database.db;
+
+  async function run(req: BackupRequest, row: BackupRow): Promise<BackupOutcome> {
+    const started = Date.now();
+    let lastWrite = 0;
+    try {
+      const archive = await createArchive({
+        outDir: req.outDir ?? defaultBackupDir(config),
+        dataDir: config.dataDir,
+        version: config.version,
+        commit: config.commit,
+        withIsos: req.withIsos ?? false,
+        sources: [databaseSource(database), vmSource({ db, driver: deps.driver() }), isoSource(config.isoDir, req.withIsos ?? false), configSource(config)],
+        onProgress: (p) => {
+          req.onProgress?.(p);
+          // Progress is persisted (for GET /api/admin/backups) at most once a second.
+          if (Date.now() - lastWrite > 1000) {
+            lastWrite = Date.now();
+            void repo.setProgress(db, row.id, { step: p.step, bytes: p.bytes }).catch(() => undefined);
+          }
+        },
+      });
+      await repo.completeBackup(db, row.id, { filePath: archive.file, size: archive.size, vmCount: archive.manifest.vms.length, durationMs: archive.durationMs });
+      const pruned = req.keep !== undefined ? await prune(req.keep) : [];
+      deps.log?.info({ backup: row.id, file: archive.file, bytes: archive.size, ms: archive.durationMs }, 'backup completed');
+      return { row: (await repo.getBackup(db, row.id))!, archive, pruned };
+    } catch (err) {
+      await repo.failBackup(db, row.id, (err as Error).message, Date.now() - started).catch(() => undefined);
+      deps.log?.error({ backup: row.id, err: (err as Error).message }, 'backup failed');
+      throw err;
+    }
+  }
+
+  async function prune(keep: number): Promise<string[]> {
+    const old = await repo.completedBeyond(db, keep);
+    for (const o of old) {
+      await rm(o.file_path, { force: true });
+      await repo.markPruned(db, o.id);
+    }
+    return old.map((o) => o.file_path);
+  }
+
+  return {
+    /** Makes a backup and waits for it. */
+    async create(req: BackupRequest): Promise<BackupOutcome> {
+      const row = await repo.insertBackup(db, { origin: req.origin, requestedBy: req.requestedBy, withIsos: req.withIsos ?? false });
+      return run(req, row);
+    },
+    /** Starts a backup in the background; returns its row at once (status 'running'). */
+    async start(req: BackupRequest): Promise<BackupRow> {
+      const row = await repo.insertBackup(db, { origin: req.origin, requestedBy: req.requestedBy, withIsos: req.withIsos ?? false });
+      run(req, row).catch(() => undefined); // recorded as failed in the row
+      return row;
+    },
+    get: (id: string) => repo.getBackup(db, id),
+    list: (limit: number, offset: number) => repo.listBackups(db, limit, offset),
+    async verify(file: string): Promise<VerifyResult> {
+      const r = await verifyArchive(file);
+      await repo.recordVerification(db, file, r.ok).catch(() => undefined);
+      return r;
+    },
+    markInterrupted: () => repo.markInterrupted(db),
+    prune,
+  };
+}
+
+export type BackupService = ReturnType<typeof createBackupService>;
+
+export function toApiBackup(r: BackupRow) {
+  const iso = (v: string | Date | null): string | null => (v === null ? null : new Date(v).toISOString());
+  return {
+    id: r.id,
+    status: r.status,
+    file: r.file_path,
+    size_bytes: r.size_bytes === null ? null : Number(r.size_bytes),
+    origin: r.origin,
+    requested_by: r.requested_by,
+    with_isos: r.with_isos,
+    vm_count: r.vm_count,
+    progress: r.progress,
+    error: r.error,
+    created_at: iso(r.started_at)!,
+    completed_at: iso(r.completed_at),
+    duration_ms: r.duration_ms,
+    verified_at: iso(r.verified_at),
+    verified: r.verified_ok,
+  };
+}
