@@ -24,4 +24,9 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   'PATCH /api/admin/users/:id': 'admin',
   'DELETE /api/admin/users/:id': 'admin',
   'GET /api/admin/audit': 'admin',
+  'GET /api/admin/backups': 'admin',
+  'POST /api/admin/backups': 'admin',
+  // The local CLI's door when a running server holds the data dir: operator token + loopback only.
+  'POST /api/operator/backups': 'webhook',
+  'GET /api/operator/backups/:id': 'webhook',
 };
