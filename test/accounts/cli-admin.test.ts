@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../../src/config/config.js';
 import { openDatabase } from '../../src/platform/db/db.js';
 import { buildApp } from '../../src/app.js';
-import { CapturedLogs, FakeHypervisorHealth, staticHostProbe } from '../helpers/app.js';
+import { CapturedLogs, FakeHypervisorHealth, staticHostProbe, testDriver } from '../helpers/app.js';
 
 const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 
@@ -23,7 +23,7 @@ function limen(dataDir: string, ...args: string[]) {
 async function canLogin(dataDir: string, username: string, password: string): Promise<number> {
   const config = loadConfig({ env: { LIMEN_DATA_DIR: dataDir, LIBVIRT_URI: 'test:///default' } });
   const database = await openDatabase({ databaseUrl: undefined, dataDir });
-  const app = await buildApp({ config, database, hypervisor: new FakeHypervisorHealth(), hostProbe: staticHostProbe, logStream: new CapturedLogs() });
+  const app = await buildApp({ config, database, driver: testDriver(), hypervisor: new FakeHypervisorHealth(), hostProbe: staticHostProbe, logStream: new CapturedLogs() });
   try {
     return (await app.inject({ method: 'POST', url: '/api/auth/login', payload: { username, password } })).statusCode;
   } finally {
@@ -32,7 +32,7 @@ async function canLogin(dataDir: string, username: string, password: string): Pr
   }
 }
 
-test('admin create, then reset-password, work on the embedded database', { timeout: 120_000 }, async () => {
+test('admin create, then reset-password, work on the embedded database', { timeout: 300_000 }, async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'limen-cli-'));
   try {
     const c = limen(dataDir, 'admin', 'create', '--username', 'Operator1', '--password', 'operator password 1');

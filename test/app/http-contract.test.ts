@@ -15,10 +15,10 @@ for (const engine of DB_ENGINES) {
         beforeReady: (app) => {
           app.post(
             '/api/__test/echo',
-            { schema: { body: Type.Object({ name: Type.String({ minLength: 1 }), size: Type.Integer({ minimum: 1 }) }) } },
+            { config: { auth: 'public' }, schema: { body: Type.Object({ name: Type.String({ minLength: 1 }), size: Type.Integer({ minimum: 1 }) }) } },
             async (req) => req.body,
           );
-          app.get('/api/__test/boom', async () => {
+          app.get('/api/__test/boom', { config: { auth: 'public' } }, async () => {
             throw new Error('connection to 10.1.2.3 failed: password=hunter2');
           });
         },

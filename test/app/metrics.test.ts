@@ -32,7 +32,7 @@ describe('metrics endpoint', () => {
   before(async () => {
     t = await buildTestApp({
       beforeReady: (app) => {
-        app.get('/api/__test/items/:id', async () => ({ ok: true }));
+        app.get('/api/__test/items/:id', { config: { auth: 'public' } }, async () => ({ ok: true }));
       },
     });
   });
