@@ -10,13 +10,14 @@ import { openDatabase } from '../../src/platform/db/db.js';
 import { buildApp } from '../../src/app.js';
 import { CapturedLogs, FakeHypervisorHealth, staticHostProbe, testDriver } from '../helpers/app.js';
 
-const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+// bin/limen.js runs the build (npm test builds first) and falls back to the sources.
+const CLI = join(import.meta.dirname, '..', '..', 'bin', 'limen.js');
 
 function limen(dataDir: string, ...args: string[]) {
-  return spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], {
+  return spawnSync(process.execPath, [CLI, ...args], {
     env: { PATH: process.env.PATH, LIMEN_DATA_DIR: dataDir, LIBVIRT_URI: 'test:///default' },
     encoding: 'utf8',
-    timeout: 60_000,
+    timeout: 120_000,
   });
 }
 
