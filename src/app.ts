@@ -21,6 +21,7 @@ import fastifyCookie from '@fastify/cookie';
 import { createAuthService, registerAuthHook, registerAuthRoutes, type AuthService, type RouteAccess } from './modules/auth/index.js';
 import { registerAuditRoutes } from './modules/audit/index.js';
 import { registerUserAdminRoutes } from './modules/users/index.js';
+import { registerAlertRoutes } from './modules/alerts/index.js';
 import { registerBackupRoutes } from './modules/backups/index.js';
 import './platform/http/principal.js';
 
@@ -123,6 +124,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(registerAuthRoutes(ctx, auth));
   await app.register(registerUserAdminRoutes(ctx));
   await app.register(registerAuditRoutes(ctx));
+  await app.register(registerAlertRoutes(ctx));
   await app.register(registerBackupRoutes(ctx));
   // Last: the UI catch-all must not shadow API routes.
   await app.register(registerWebUi());

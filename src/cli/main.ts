@@ -3,11 +3,13 @@ import { Command } from 'commander';
 import { ConfigError } from '../config/config.js';
 import { registerServeCommands } from './serve.command.js';
 import { registerAdminCommands } from './admin.command.js';
+import { registerAlertsCommands } from './alerts.command.js';
 
 const program = new Command();
 program.name('limen').description('LIMEN: virtual machines in the browser').showHelpAfterError();
 registerServeCommands(program);
 registerAdminCommands(program);
+registerAlertsCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -29,4 +29,7 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   // The local CLI's door when a running server holds the data dir: operator token + loopback only.
   'POST /api/operator/backups': 'webhook',
   'GET /api/operator/backups/:id': 'webhook',
+
+  'POST /api/alerts/webhook': 'webhook',
+  'GET /api/alerts': 'admin',
 };
