@@ -58,7 +58,7 @@ export function OverviewTab({ vm, onChange }: { vm: Vm; onChange: (vm: Vm) => vo
         <h2 id="stats-h">Resource use</h2>
         <StatsPanel vm={vm} />
       </section>
-      <section className="panel" aria-labelledby="resize-h">
+      <section className="panel panel-span" aria-labelledby="resize-h">
         <h2 id="resize-h">Resize</h2>
         <ResizePanel vm={vm} onChange={onChange} />
       </section>
