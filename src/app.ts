@@ -16,19 +16,34 @@ import { registerOpenApi } from './platform/http/openapi.js';
 import type { HostProbe } from './platform/host-metrics.js';
 import { runLoop } from './platform/loop.js';
 import { registerSystemRoutes, type HypervisorHealth } from './modules/system/index.js';
+import fastifyWebsocket from '@fastify/websocket';
+import { createDiskImages, type Accel, type DiskImages, type HypervisorDriver } from './hypervisor/index.js';
+import { healthOfDriver } from './hypervisor-wiring.js';
+import { createEventHub, registerEventRoutes, type EventHub } from './modules/events/index.js';
+import { createIsosService, registerIsoRoutes } from './modules/isos/index.js';
+import { registerVmModule, type VmModuleOptions, type VmPolicy } from './modules/vms/index.js';
 import { registerWebUi } from './modules/web/index.js';
 import fastifyCookie from '@fastify/cookie';
 import { createAuthService, registerAuthHook, registerAuthRoutes, type AuthService, type RouteAccess } from './modules/auth/index.js';
 import { registerAuditRoutes } from './modules/audit/index.js';
 import { registerUserAdminRoutes } from './modules/users/index.js';
-import { registerAlertRoutes } from './modules/alerts/index.js';
 import { registerBackupRoutes } from './modules/backups/index.js';
+import { registerAlertRoutes } from './modules/alerts/index.js';
 import './platform/http/principal.js';
 
 export interface AppDeps {
   config: Config;
   database: Database;
-  hypervisor: HypervisorHealth;
+  /** The default host's hypervisor (tests: a test:/// driver of their own). */
+  driver: HypervisorDriver;
+  /** Health view of the driver; defaults to one derived from it (tests pass a switchable one). */
+  hypervisor?: HypervisorHealth;
+  /** qcow2 disk port (default: qemu-img). */
+  disks?: DiskImages;
+  /** Resolved accelerator (main resolves config 'auto'); default tcg unless config says kvm. */
+  accel?: Accel;
+  /** VM module tuning (tests shorten timeouts and loop periods). */
+  vmOptions?: Omit<VmModuleOptions, 'disks' | 'accel'>;
   hostProbe: HostProbe;
   metrics?: Metrics;
   /** Where logs go; tests pass a capture stream. Defaults to stdout. */
@@ -44,6 +59,12 @@ export interface AppContext {
   metrics: Metrics;
   log: pino.Logger;
   hypervisor: HypervisorHealth;
+  /** The default host's hypervisor driver. */
+  driver: HypervisorDriver;
+  /** Live VM events to websocket clients. */
+  events: EventHub;
+  /** Vetoes/reservations run inside VM create/start/resize transactions (quotas, capacity). */
+  vmPolicies: VmPolicy[];
   now: () => Date;
   /** Set during buildApp: authentication for modules that need it outside the HTTP hook (websockets). */
   auth: AuthService;
@@ -99,7 +120,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     database: deps.database,
     metrics,
     log: logger,
-    hypervisor: deps.hypervisor,
+    hypervisor: deps.hypervisor ?? healthOfDriver(deps.driver),
+    driver: deps.driver,
+    events: createEventHub({ log: logger }),
+    vmPolicies: [],
     now: deps.now ?? (() => new Date()),
     shutdown: closing.signal,
     auth: undefined as unknown as AuthService,
@@ -113,6 +137,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   registerErrorHandling(app);
   await app.register(fastifyCookie);
+  await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
   const auth = createAuthService(ctx);
   ctx.auth = auth;
   registerAuthHook(app, auth, ctx.routeTable);
@@ -124,8 +149,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(registerAuthRoutes(ctx, auth));
   await app.register(registerUserAdminRoutes(ctx));
   await app.register(registerAuditRoutes(ctx));
-  await app.register(registerAlertRoutes(ctx));
   await app.register(registerBackupRoutes(ctx));
+  await app.register(registerEventRoutes(ctx, ctx.events));
+  await app.register(registerIsoRoutes(ctx, createIsosService(ctx)));
+  await app.register(registerVmModule(ctx, { disks: deps.disks ?? createDiskImages(), accel: deps.accel ?? (config.vmAccel === 'kvm' ? 'kvm' : 'tcg'), ...deps.vmOptions }));
+  await app.register(registerAlertRoutes(ctx));
   // Last: the UI catch-all must not shadow API routes.
   await app.register(registerWebUi());
 
@@ -152,13 +180,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       metrics,
       tick: async () => {
         metrics.databaseUp.set((await deps.database.ping(2000)) ? 1 : 0);
-        metrics.libvirtConnection.set({ host: deps.hypervisor.hostName }, (await deps.hypervisor.ping(2000)) ? 1 : 0);
+        metrics.libvirtConnection.set({ host: ctx.hypervisor.hostName }, (await ctx.hypervisor.ping(2000)) ? 1 : 0);
       },
     }),
   ];
 
   app.addHook('onClose', async () => {
     closing.abort();
+    ctx.events.close();
     await Promise.all(loops.map((l) => l.stopped));
   });
   return app;

@@ -8,7 +8,9 @@ import { openDatabase } from './platform/db/db.js';
 import { migrate } from './platform/db/migrate.js';
 import { createHostProbe } from './platform/host-metrics.js';
 import { buildApp, type App } from './app.js';
-import { createHypervisorHealth } from './hypervisor-wiring.js';
+import { createDefaultDriver, resolveAccel } from './hypervisor-wiring.js';
+import pino from 'pino';
+import { loggerOptions } from './platform/log.js';
 import { bootstrapFirstAdmin, type BootstrapResult } from './modules/auth/index.js';
 
 export const MIGRATIONS_DIR = join(projectRoot, 'migrations');
@@ -24,10 +26,11 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   await migrate(database, MIGRATIONS_DIR);
   const bootstrap = await bootstrapFirstAdmin(database.db, config);
-  const hypervisor = await createHypervisorHealth(config);
-  const app = await buildApp({ config, database, hypervisor, hostProbe: createHostProbe(config.dataDir) });
+  const driver = await createDefaultDriver(config, pino(loggerOptions(config.logLevel)).child({ component: 'hypervisor' }));
+  const accel = resolveAccel(config.vmAccel);
+  const app = await buildApp({ config, database, driver, accel, hostProbe: createHostProbe(config.dataDir) });
   app.addHook('onClose', async () => {
-    await hypervisor.close();
+    await driver.close();
     await database.close();
   });
   const lockFile = join(config.dataDir, 'limen.pid');
@@ -38,6 +41,6 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   // The CLI finds a running instance (and the embedded DB's owner) through this file.
   writeFileSync(lockFile, JSON.stringify({ pid: process.pid, url }) + '\n', { mode: 0o600 });
-  app.log.info({ url, libvirt: config.libvirtUri, database: database.kind }, 'LIMEN listening');
+  app.log.info({ url, libvirt: config.libvirtUri, accel, database: database.kind }, 'LIMEN listening');
   return { app, url, bootstrap, close: () => app.close() };
 }

@@ -28,6 +28,8 @@ export interface Config {
   secret: string;
   alertWebhookToken: string;
   isoDir: string;
+  /** Largest ISO an admin may upload (LIMEN_ISO_MAX_BYTES, default 8 GiB). */
+  isoMaxUploadBytes: number;
   /** Public origins allowed for websockets and CSRF checks (LIMEN_PUBLIC_ORIGIN, comma separated). */
   publicOrigins: string[];
   /** Peers whose X-Forwarded-* headers are trusted (LIMEN_TRUSTED_PROXIES, comma separated IPs). */
@@ -226,6 +228,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     secret: persistentSecret(env, 'LIMEN_SECRET', dataDir, 'limen-secret'),
     alertWebhookToken: persistentSecret(env, 'LIMEN_ALERT_WEBHOOK_TOKEN', dataDir, 'alert-webhook-token'),
     isoDir: resolve(readValue(env, 'LIMEN_ISO_DIR') ?? join(dataDir, 'isos')),
+    isoMaxUploadBytes: parseIntStrict('LIMEN_ISO_MAX_BYTES', readValue(env, 'LIMEN_ISO_MAX_BYTES') ?? String(8 * 1024 ** 3), 1, Number.MAX_SAFE_INTEGER),
     publicOrigins,
     trustedProxies,
     logLevel: readValue(env, 'LOG_LEVEL') ?? 'info',

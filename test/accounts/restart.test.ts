@@ -11,7 +11,7 @@ import { migrate } from '../../src/platform/db/migrate.js';
 import { MIGRATIONS_DIR } from '../../src/main.js';
 import { buildApp } from '../../src/app.js';
 import { bootstrapFirstAdmin } from '../../src/modules/auth/index.js';
-import { CapturedLogs, FakeHypervisorHealth, staticHostProbe } from '../helpers/app.js';
+import { CapturedLogs, FakeHypervisorHealth, staticHostProbe, testDriver } from '../helpers/app.js';
 import { DB_ENGINES, createTestDatabase } from '../helpers/db.js';
 import { parseSetCookies } from '../helpers/factories.js';
 
@@ -26,7 +26,7 @@ for (const engine of DB_ENGINES) {
         const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir });
         await migrate(database, MIGRATIONS_DIR);
         const boot = await bootstrapFirstAdmin(database.db, config);
-        const app = await buildApp({ config, database, hypervisor: new FakeHypervisorHealth(), hostProbe: staticHostProbe, logStream: new CapturedLogs() });
+        const app = await buildApp({ config, database, driver: testDriver(), hypervisor: new FakeHypervisorHealth(), hostProbe: staticHostProbe, logStream: new CapturedLogs() });
         await app.ready();
         return { app, boot, stop: async () => { await app.close(); await database.close(); } };
       };

@@ -30,6 +30,23 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   'POST /api/operator/backups': 'webhook',
   'GET /api/operator/backups/:id': 'webhook',
 
+  'GET /ws/events': 'user',
+  'GET /api/isos': 'user',
+  'PUT /api/admin/isos/:name': 'admin',
+  'DELETE /api/admin/isos/:id': 'admin',
+  'GET /api/vms': 'user',
+  'POST /api/vms': 'user',
+  'GET /api/vms/:uuid': 'user',
+  'PATCH /api/vms/:uuid': 'user',
+  'DELETE /api/vms/:uuid': 'user',
+  'POST /api/vms/:uuid/action': 'user',
+  'GET /api/vms/:uuid/media': 'user',
+  'POST /api/vms/:uuid/media': 'user',
+  'GET /api/vms/:uuid/boot-order': 'user',
+  'PUT /api/vms/:uuid/boot-order': 'user',
+  'GET /api/vms/:uuid/stats': 'user',
+  'GET /api/admin/vms': 'admin',
+
   'POST /api/alerts/webhook': 'webhook',
   'GET /api/alerts': 'admin',
 };

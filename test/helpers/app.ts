@@ -1,5 +1,6 @@
-// Builds a LIMEN app for tests: a temp data dir, a migrated database of the chosen engine, a
-// controllable hypervisor health and a captured log stream.
+// Builds a LIMEN app for tests: a temp data dir, a migrated database of the chosen engine, its own
+// libvirt connection (test:///default unless a test passes a driver), a switchable health view of
+// it and a captured log stream.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,18 +8,28 @@ import { Writable } from 'node:stream';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { buildApp, type App } from '../../src/app.js';
 import type { HypervisorHealth } from '../../src/modules/system/index.js';
+import { createLibvirtDriver, type HypervisorDriver } from '../../src/hypervisor/index.js';
+import type { AppDeps } from '../../src/app.js';
 import type { HostProbe } from '../../src/platform/host-metrics.js';
 import { createTestDatabase, type DbEngine, type TestDatabase } from './db.js';
 
+/** Health of the test's driver, with a switch: `up = false` makes libvirt look down to /api/health. */
 export class FakeHypervisorHealth implements HypervisorHealth {
-  uri = 'test:///default';
+  uri: string;
   hostName = 'default';
-  simulated = true;
+  simulated: boolean;
   up = true;
-  async ping(): Promise<boolean> {
-    return this.up;
+  constructor(private readonly driver?: HypervisorDriver) {
+    this.uri = driver?.uri ?? 'test:///default';
+    this.simulated = driver ? driver.kind === 'test' : true;
+  }
+  async ping(ms = 1000): Promise<boolean> {
+    return this.up && (this.driver ? this.driver.ping(ms) : true);
   }
 }
+
+/** A test:///default driver for tests that build apps by hand (not connected: no VM work there). */
+export const testDriver = (): HypervisorDriver => createLibvirtDriver({ uri: 'test:///default' });
 
 export class CapturedLogs extends Writable {
   lines: string[] = [];
@@ -37,6 +48,7 @@ export interface TestApp {
   db: TestDatabase;
   logs: CapturedLogs;
   hypervisor: FakeHypervisorHealth;
+  driver: HypervisorDriver;
   dataDir: string;
   close(): Promise<void>;
 }
@@ -46,6 +58,10 @@ export interface TestAppOptions {
   env?: Record<string, string>;
   hostProbe?: HostProbe;
   hostSampleMs?: number;
+  /** A driver of the test's own (e.g. real QEMU); default: a fresh test:///default connection. */
+  driver?: HypervisorDriver;
+  /** VM module tuning (e.g. shorter shutdown timeout). */
+  vmOptions?: AppDeps['vmOptions'];
   /** Called before app.ready(): add test-only routes here. */
   beforeReady?: (app: App) => void | Promise<void>;
 }
@@ -65,11 +81,15 @@ export async function buildTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   });
   const db = await createTestDatabase(opts.engine ?? 'pglite', dataDir);
   const logs = new CapturedLogs();
-  const hypervisor = new FakeHypervisorHealth();
+  const driver = opts.driver ?? createLibvirtDriver({ uri: 'test:///default' });
+  await driver.connect();
+  const hypervisor = new FakeHypervisorHealth(driver);
   const app = await buildApp({
     config,
     database: db.database,
+    driver,
     hypervisor,
+    vmOptions: { reconcileEveryMs: 1_000, ...opts.vmOptions },
     hostProbe: opts.hostProbe ?? staticHostProbe,
     hostSampleMs: opts.hostSampleMs,
     logStream: logs,
@@ -82,9 +102,11 @@ export async function buildTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     db,
     logs,
     hypervisor,
+    driver,
     dataDir,
     async close() {
       await app.close();
+      if (!opts.driver) await driver.close();
       await db.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },

@@ -12,7 +12,7 @@ import { openDatabase } from '../../src/platform/db/db.js';
 import { migrate } from '../../src/platform/db/migrate.js';
 import { MIGRATIONS_DIR } from '../../src/main.js';
 import { buildApp } from '../../src/app.js';
-import { CapturedLogs, FakeHypervisorHealth, staticHostProbe } from '../helpers/app.js';
+import { CapturedLogs, FakeHypervisorHealth, staticHostProbe, testDriver } from '../helpers/app.js';
 
 const skip = !REAL && !PG_URL ? 'needs the real PostgreSQL tier (npm test)' : false;
 
@@ -27,7 +27,7 @@ test('health follows a PostgreSQL server that stops and returns', { skip, timeou
   const config = loadConfig({ env: { LIMEN_DATA_DIR: dataDir, DATABASE_URL: pg.url, LIBVIRT_URI: 'test:///default' } });
   const database = await openDatabase({ databaseUrl: pg.url, dataDir, onError: () => undefined });
   await migrate(database, MIGRATIONS_DIR);
-  const app = await buildApp({ config, database, hypervisor: new FakeHypervisorHealth(), hostProbe: staticHostProbe, logStream: new CapturedLogs() });
+  const app = await buildApp({ config, database, driver: testDriver(), hypervisor: new FakeHypervisorHealth(), hostProbe: staticHostProbe, logStream: new CapturedLogs() });
   after(async () => {
     await app.close();
     await database.close().catch(() => undefined);

@@ -1,0 +1,131 @@
+// The VM module: wires the store, lifecycle, services, reconciler and stats around the default
+// hypervisor driver, and returns the routes plugin. Public surface for other modules below.
+import type { FastifyPluginAsync } from 'fastify';
+import { chmod, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AppContext } from '../../app.js';
+import type { Accel, DiskImages } from '../../hypervisor/index.js';
+import { runLoop } from '../../platform/loop.js';
+import { ensureLibraryDir } from '../isos/index.js';
+import { toAppError } from './vm-errors.js';
+import { createVmLifecycle } from './vm-lifecycle.js';
+import { createVmReconciler } from './vm-reconciler.js';
+import { createBackgroundTracker, type VmRuntime } from './vm-runtime.js';
+import { createVmSettingsService } from './vm-settings.service.js';
+import { createStatsSampler } from './vm-stats.js';
+import { createVmStore } from './vm-store.js';
+import { registerVmRoutes } from './vms.routes.js';
+import { toVmDto } from './vms.schemas.js';
+import { createVmsService } from './vms.service.js';
+import { countVmsOf, findVm, listVms } from './vms.repo.js';
+import { principalOf } from '../auth/index.js';
+
+export { type VmPolicy, type CreateCheck, type StartCheck, type ResizeCheck, type VmSize } from './vm-policies.js';
+export { type VmRecord } from './vms.repo.js';
+export { VM_STATES, type VmState } from './vm-state.js';
+
+export interface VmModuleOptions {
+  disks: DiskImages;
+  accel: Accel;
+  /** graceful shutdown wait before the action reports the guest still running (default 60 s) */
+  shutdownTimeoutMs?: number;
+  reconcileEveryMs?: number;
+  statsEveryMs?: number;
+}
+
+/** Directories libvirt-qemu must traverse (o+x) to open disks; disks themselves stay 0600. */
+async function prepareDirs(ctx: AppContext, disksDir: string): Promise<void> {
+  await mkdir(disksDir, { recursive: true, mode: 0o711 });
+  for (const dir of [ctx.config.dataDir, disksDir]) {
+    await chmod(dir, 0o711).catch((err: unknown) => ctx.log.warn({ err, dir }, 'cannot make directory traversable for libvirt-qemu'));
+  }
+  await ensureLibraryDir(ctx.config.isoDir).catch((err: unknown) => ctx.log.warn({ err, dir: ctx.config.isoDir }, 'cannot prepare the ISO library directory'));
+}
+
+export function registerVmModule(ctx: AppContext, opts: VmModuleOptions): FastifyPluginAsync {
+  return async (app) => {
+    const disksDir = join(ctx.config.dataDir, 'disks');
+    await prepareDirs(ctx, disksDir);
+    const rt: VmRuntime = {
+      ctx,
+      driver: ctx.driver,
+      disks: opts.disks,
+      accel: opts.accel,
+      hub: ctx.events,
+      disksDir,
+      shutdownTimeoutMs: opts.shutdownTimeoutMs ?? 60_000,
+      ...createBackgroundTracker(ctx.log),
+    };
+    const store = createVmStore(rt);
+    const lifecycle = createVmLifecycle(rt, store);
+    const vms = createVmsService(rt, store, lifecycle);
+    const settings = createVmSettingsService(rt, store, vms);
+    const reconciler = createVmReconciler(rt, store, lifecycle);
+    const sampler = createStatsSampler(ctx.driver);
+    const stats = {
+      sample: async (vm: Parameters<typeof sampler.sample>[0]) => {
+        try {
+          return await sampler.sample(vm);
+        } catch (e) {
+          throw toAppError(e);
+        }
+      },
+      prune: (keep: Set<string>) => sampler.prune(keep),
+    };
+
+    ctx.events.setSnapshotProvider(async (p) => (await listVms(ctx.database.db, p.role === 'admin' ? undefined : p.id)).map(toVmDto));
+    ctx.events.setWatchAuthorizer(async (p, uuid) => vms.loadVmFor(p, uuid).then(() => true, () => false));
+
+    const unsubscribe = ctx.driver.subscribe((e) => {
+      store.applyEvent(e).catch((err: unknown) => ctx.log.warn({ err, event: e.type, vm: e.uuid }, 'applying a libvirt event failed'));
+    });
+
+    // Own stop signal: this plugin's onClose may run before the app-wide one.
+    const stop = new AbortController();
+    ctx.shutdown.addEventListener('abort', () => stop.abort(), { once: true });
+    const reconcileLoop = runLoop({ name: 'vm-reconciler', everyMs: opts.reconcileEveryMs ?? 10_000, signal: stop.signal, log: ctx.log, metrics: ctx.metrics, tick: () => reconciler.tick() });
+    // After a reconnect events may have been missed: reconcile, then give every client a snapshot.
+    const offConn = ctx.driver.onConnectionChange((s) => {
+      ctx.metrics.libvirtConnection.set({ host: 'default' }, s === 'connected' ? 1 : 0);
+      if (s === 'connected') void reconcileLoop.kick().then(() => ctx.events.resyncAll());
+    });
+
+    const statsLoop = runLoop({
+      name: 'vm-stats',
+      everyMs: opts.statsEveryMs ?? 2_000,
+      signal: stop.signal,
+      log: ctx.log,
+      tick: async () => {
+        const watched = ctx.events.watchedVms();
+        sampler.prune(watched);
+        for (const uuid of watched) {
+          const vm = await findVm(ctx.database.db, uuid);
+          if (vm) ctx.events.publishStats(toVmDto(vm), await sampler.sample(vm).catch(() => ({ uuid, state: vm.state, unavailable: true })));
+        }
+      },
+    });
+
+    ctx.userResources.push({
+      name: 'vms',
+      count: (userId) => countVmsOf(ctx.database.db, userId),
+      async deleteAll(req, userId) {
+        for (const vm of await listVms(ctx.database.db, userId)) {
+          if (vm.state === 'deleting') continue;
+          await vms.remove(req, principalOf(req), vm.uuid, { wait: true });
+        }
+        // deletions already in flight (or resumed by the reconciler) must finish before the user row goes
+        await rt.idle();
+      },
+    });
+
+    app.addHook('onClose', async () => {
+      unsubscribe();
+      offConn();
+      stop.abort();
+      await rt.idle();
+      await Promise.all([reconcileLoop.stopped, statsLoop.stopped]);
+    });
+
+    await app.register(registerVmRoutes({ vms, settings, stats, reconciler }));
+  };
+}

@@ -1,0 +1,68 @@
+// The reconciler: repairs drift between the database and libvirt, at start, every ~10 s and after
+// every libvirt reconnect. Idempotent; never destroys anything it does not own:
+// - a row whose domain vanished → `missing` (never silently "stopped");
+// - a row left in creating/deleting by a crash → the operation is finished or rolled back;
+// - any other row → libvirt's observed state, written only if no newer write happened meanwhile
+//   (rows are read BEFORE libvirt is asked, and written with the version read);
+// - a limen-* domain without a row → an orphan: logged and listed for admins, left alone.
+import { uuidFromDomainName, type DomainSummary } from '../../hypervisor/index.js';
+import type { VmLifecycle } from './vm-lifecycle.js';
+import type { VmRuntime } from './vm-runtime.js';
+import { vmStateOf } from './vm-state.js';
+import type { VmStore } from './vm-store.js';
+import { listVms } from './vms.repo.js';
+
+export interface VmReconciler {
+  tick(): Promise<void>;
+  orphans(): DomainSummary[];
+}
+
+export function createVmReconciler(rt: VmRuntime, store: VmStore, lifecycle: VmLifecycle): VmReconciler {
+  const { ctx, driver } = rt;
+  let orphans: DomainSummary[] = [];
+
+  return {
+    orphans: () => orphans,
+    async tick() {
+      const rows = await listVms(ctx.database.db);
+      // throws when libvirt is down: the tick fails, nothing is marked missing on a blind guess
+      const domains = await driver.listDomains();
+      const byUuid = new Map(domains.map((d) => [d.uuid, d]));
+      const known = new Set(rows.map((r) => r.uuid));
+
+      for (const vm of rows) {
+        if (rt.busy.has(vm.uuid) || ctx.shutdown.aborted) continue;
+        rt.busy.add(vm.uuid);
+        try {
+          if (vm.state === 'creating') await lifecycle.recoverCreate(vm);
+          else if (vm.state === 'deleting') {
+            ctx.log.info({ vm: vm.uuid }, 'resuming an interrupted VM deletion');
+            await lifecycle.teardown(vm);
+          } else {
+            const d = byUuid.get(vm.uuid);
+            if (!d) {
+              if (vm.state !== 'missing') ctx.log.warn({ vm: vm.uuid }, 'VM domain vanished from libvirt; marking it missing');
+              await store.observe(vm, 'missing', 'the libvirt domain no longer exists');
+            } else {
+              const observed = vmStateOf(d.state);
+              if (observed) await store.observe(vm, observed, vm.state === 'missing' ? null : undefined);
+            }
+          }
+        } catch (err) {
+          ctx.log.warn({ err, vm: vm.uuid }, 'reconcile of a VM failed; retrying next tick');
+        } finally {
+          rt.busy.delete(vm.uuid);
+        }
+      }
+
+      const found = domains.filter((d) => {
+        const uuid = uuidFromDomainName(d.name);
+        return uuid !== null && !known.has(uuid);
+      });
+      const before = new Set(orphans.map((o) => o.uuid));
+      for (const o of found) if (!before.has(o.uuid)) ctx.log.warn({ domain: o.name, state: o.state }, 'orphan LIMEN domain without a VM row (left untouched)');
+      orphans = found;
+      store.refreshGauge();
+    },
+  };
+}

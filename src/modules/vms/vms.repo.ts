@@ -1,0 +1,198 @@
+// vms rows: SQL only. Every state write bumps state_version; writes that come from a refresh or a
+// background operation pass the version they read and lose to anything newer (compare-and-set).
+import { sql } from 'drizzle-orm';
+import { queryOne, queryRows, type Queryable } from '../../platform/db/query.js';
+import type { BootDevice } from '../../hypervisor/index.js';
+import type { DesiredState, VmState } from './vm-state.js';
+
+export interface PendingChanges {
+  vcpus?: number;
+  memory_mb?: number;
+}
+
+export interface VmRecord {
+  uuid: string;
+  ownerId: string;
+  name: string;
+  vcpus: number;
+  memoryMb: number;
+  diskGb: number;
+  isoId: string | null;
+  bootOrder: BootDevice[];
+  host: string;
+  state: VmState;
+  desiredState: DesiredState;
+  stateVersion: number;
+  errorMessage: string | null;
+  pendingChanges: PendingChanges;
+  diskPath: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+interface Row {
+  uuid: string;
+  owner_id: string;
+  name: string;
+  vcpus: number;
+  memory_mb: number;
+  disk_gb: number;
+  iso_id: string | null;
+  boot_order: BootDevice[] | string;
+  host: string;
+  state: VmState;
+  desired_state: DesiredState;
+  state_version: string | number;
+  error_message: string | null;
+  pending_changes: PendingChanges | string | null;
+  disk_path: string;
+  created_at: Date | string;
+  updated_at: Date | string;
+}
+
+const json = <T>(v: T | string | null, fallback: T): T => (v === null ? fallback : typeof v === 'string' ? (JSON.parse(v) as T) : v);
+
+function toRecord(r: Row): VmRecord {
+  return {
+    uuid: r.uuid,
+    ownerId: r.owner_id,
+    name: r.name,
+    vcpus: r.vcpus,
+    memoryMb: r.memory_mb,
+    diskGb: r.disk_gb,
+    isoId: r.iso_id,
+    bootOrder: json<BootDevice[]>(r.boot_order, ['cdrom', 'hd']),
+    host: r.host,
+    state: r.state,
+    desiredState: r.desired_state,
+    stateVersion: Number(r.state_version),
+    errorMessage: r.error_message,
+    pendingChanges: json<PendingChanges>(r.pending_changes, {}),
+    diskPath: r.disk_path,
+    createdAt: new Date(r.created_at),
+    updatedAt: new Date(r.updated_at),
+  };
+}
+
+export interface NewVm {
+  uuid: string;
+  ownerId: string;
+  name: string;
+  vcpus: number;
+  memoryMb: number;
+  diskGb: number;
+  isoId: string | null;
+  bootOrder: BootDevice[];
+  host: string;
+  desiredState: DesiredState;
+  diskPath: string;
+}
+
+export async function insertVm(db: Queryable, v: NewVm): Promise<VmRecord> {
+  const r = await queryOne<Row>(
+    db,
+    sql`insert into vms (uuid, owner_id, name, vcpus, memory_mb, disk_gb, iso_id, boot_order, host, state, desired_state, disk_path)
+      values (${v.uuid}, ${v.ownerId}, ${v.name}, ${v.vcpus}, ${v.memoryMb}, ${v.diskGb}, ${v.isoId}, ${JSON.stringify(v.bootOrder)}::jsonb,
+        ${v.host}, 'creating', ${v.desiredState}, ${v.diskPath})
+      returning *`,
+  );
+  return toRecord(r!);
+}
+
+export async function findVm(db: Queryable, uuid: string, opts: { forUpdate?: boolean } = {}): Promise<VmRecord | undefined> {
+  const r = opts.forUpdate
+    ? await queryOne<Row>(db, sql`select * from vms where uuid = ${uuid} for update`)
+    : await queryOne<Row>(db, sql`select * from vms where uuid = ${uuid}`);
+  return r ? toRecord(r) : undefined;
+}
+
+export async function listVms(db: Queryable, ownerId?: string): Promise<VmRecord[]> {
+  const rows = ownerId
+    ? await queryRows<Row>(db, sql`select * from vms where owner_id = ${ownerId} order by created_at, uuid`)
+    : await queryRows<Row>(db, sql`select * from vms order by created_at, uuid`);
+  return rows.map(toRecord);
+}
+
+export async function listVmsInStates(db: Queryable, states: readonly VmState[]): Promise<VmRecord[]> {
+  const list = sql.join(states.map((s) => sql`${s}`), sql`, `);
+  return (await queryRows<Row>(db, sql`select * from vms where state in (${list}) order by created_at`)).map(toRecord);
+}
+
+export async function countVmsOf(db: Queryable, ownerId: string): Promise<number> {
+  const r = await queryOne<{ n: number }>(db, sql`select count(*)::int as n from vms where owner_id = ${ownerId}`);
+  return r?.n ?? 0;
+}
+
+export async function countByState(db: Queryable): Promise<Record<string, number>> {
+  const rows = await queryRows<{ state: string; n: number }>(db, sql`select state, count(*)::int as n from vms group by state`);
+  return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+}
+
+export interface StateWrite {
+  state: VmState;
+  desiredState?: DesiredState;
+  /** null clears the message; undefined keeps it */
+  errorMessage?: string | null;
+  /** only write when the row still has this version (a newer write wins) */
+  ifVersion?: number;
+  /** only write when the row is in one of these states */
+  ifStates?: readonly VmState[];
+  /** clear pending_changes (a power cycle applied them) */
+  clearPending?: boolean;
+}
+
+/** Writes a state and bumps the version; undefined when the guard did not match (nothing written). */
+export async function writeState(db: Queryable, uuid: string, w: StateWrite): Promise<VmRecord | undefined> {
+  const guards = [sql`uuid = ${uuid}`];
+  if (w.ifVersion !== undefined) guards.push(sql`state_version = ${w.ifVersion}`);
+  if (w.ifStates) guards.push(sql`state in (${sql.join(w.ifStates.map((s) => sql`${s}`), sql`, `)})`);
+  const r = await queryOne<Row>(
+    db,
+    sql`update vms set state = ${w.state},
+        desired_state = ${w.desiredState === undefined ? sql`desired_state` : sql`${w.desiredState}`},
+        error_message = ${w.errorMessage === undefined ? sql`error_message` : sql`${w.errorMessage}`},
+        pending_changes = ${w.clearPending ? sql`'{}'::jsonb` : sql`pending_changes`},
+        state_version = state_version + 1, updated_at = now()
+      where ${sql.join(guards, sql` and `)}
+      returning *`,
+  );
+  return r ? toRecord(r) : undefined;
+}
+
+export interface VmEdit {
+  name?: string;
+  vcpus?: number;
+  memoryMb?: number;
+  diskGb?: number;
+  isoId?: string | null;
+  bootOrder?: BootDevice[];
+  pendingChanges?: PendingChanges;
+  errorMessage?: string | null;
+}
+
+export async function updateVm(db: Queryable, uuid: string, e: VmEdit): Promise<VmRecord | undefined> {
+  const sets = [sql`updated_at = now()`];
+  if (e.name !== undefined) sets.push(sql`name = ${e.name}`);
+  if (e.vcpus !== undefined) sets.push(sql`vcpus = ${e.vcpus}`);
+  if (e.memoryMb !== undefined) sets.push(sql`memory_mb = ${e.memoryMb}`);
+  if (e.diskGb !== undefined) sets.push(sql`disk_gb = ${e.diskGb}`);
+  if (e.isoId !== undefined) sets.push(sql`iso_id = ${e.isoId}`);
+  if (e.bootOrder !== undefined) sets.push(sql`boot_order = ${JSON.stringify(e.bootOrder)}::jsonb`);
+  if (e.pendingChanges !== undefined) sets.push(sql`pending_changes = ${JSON.stringify(e.pendingChanges)}::jsonb`);
+  if (e.errorMessage !== undefined) sets.push(sql`error_message = ${e.errorMessage}`);
+  const r = await queryOne<Row>(db, sql`update vms set ${sql.join(sets, sql`, `)} where uuid = ${uuid} returning *`);
+  return r ? toRecord(r) : undefined;
+}
+
+export async function deleteVmRow(db: Queryable, uuid: string): Promise<boolean> {
+  const r = await queryRows<{ uuid: string }>(db, sql`delete from vms where uuid = ${uuid} returning uuid`);
+  return r.length > 0;
+}
+
+export async function nameTaken(db: Queryable, ownerId: string, name: string, exceptUuid?: string): Promise<boolean> {
+  const r = await queryOne<{ n: number }>(
+    db,
+    sql`select count(*)::int as n from vms where owner_id = ${ownerId} and name = ${name} and uuid <> ${exceptUuid ?? '00000000-0000-0000-0000-000000000000'}`,
+  );
+  return (r?.n ?? 0) > 0;
+}

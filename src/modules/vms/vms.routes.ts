@@ -1,0 +1,140 @@
+// /api/vms* and /api/admin/vms: HTTP only (schemas, guard, call the service, map the result).
+import type { FastifyPluginAsync } from 'fastify';
+import { Type } from 'typebox';
+import { principalOf } from '../auth/index.js';
+import type { VmAction } from './vm-state.js';
+import type { VmReconciler } from './vm-reconciler.js';
+import type { VmSettingsService, PatchVmInput } from './vm-settings.service.js';
+import type { StatsSampler } from './vm-stats.js';
+import type { CreateVmInput, VmsService } from './vms.service.js';
+import {
+  ActionBody,
+  BootOrderBody,
+  BootOrderView,
+  CreateVmBody,
+  MediaBody,
+  MediaView,
+  OrphanDto,
+  PatchResult,
+  PatchVmBody,
+  StatsView,
+  VmDto,
+  VmParams,
+  toVmDto,
+} from './vms.schemas.js';
+
+const security = [{ bearer: [] }];
+const tags = ['vms'];
+const uuidOf = (p: unknown): string => (p as { uuid: string }).uuid.toLowerCase();
+const isoView = (iso: { id: string; name: string } | null) => (iso ? { id: iso.id, name: iso.name } : null);
+
+export interface VmRouteDeps {
+  vms: VmsService;
+  settings: VmSettingsService;
+  stats: StatsSampler;
+  reconciler: VmReconciler;
+}
+
+export function registerVmRoutes({ vms, settings, stats, reconciler }: VmRouteDeps): FastifyPluginAsync {
+  return async (app) => {
+    const user = { auth: 'user' as const };
+
+    app.get(
+      '/api/vms',
+      { config: user, schema: { tags, security, summary: 'Your VMs (admins: all)', response: { 200: Type.Object({ items: Type.Array(VmDto), total: Type.Integer() }) } } },
+      async (req) => {
+        const items = (await vms.list(principalOf(req))).map(toVmDto);
+        return { items, total: items.length };
+      },
+    );
+
+    app.post(
+      '/api/vms',
+      { config: user, schema: { tags, security, summary: 'Create a VM (202: provisioning continues in the background)', body: CreateVmBody, response: { 202: VmDto } } },
+      async (req, reply) => reply.code(202).send(toVmDto(await vms.create(req, principalOf(req), req.body as CreateVmInput))),
+    );
+
+    app.get(
+      '/api/vms/:uuid',
+      { config: user, schema: { tags, security, summary: 'One VM', params: VmParams, response: { 200: VmDto } } },
+      async (req) => toVmDto(await vms.loadVmFor(principalOf(req), uuidOf(req.params))),
+    );
+
+    app.patch(
+      '/api/vms/:uuid',
+      { config: user, schema: { tags, security, summary: 'Rename or resize (live where libvirt allows, else at next boot)', params: VmParams, body: PatchVmBody, response: { 200: PatchResult } } },
+      async (req) => {
+        const r = await settings.patch(req, principalOf(req), uuidOf(req.params), req.body as PatchVmInput);
+        return { vm: toVmDto(r.vm), applied: r.applied };
+      },
+    );
+
+    app.delete(
+      '/api/vms/:uuid',
+      { config: user, schema: { tags, security, summary: 'Delete a VM: domain, its own disk, its rows (202)', params: VmParams, response: { 202: VmDto } } },
+      async (req, reply) => reply.code(202).send(toVmDto(await vms.remove(req, principalOf(req), uuidOf(req.params)))),
+    );
+
+    app.post(
+      '/api/vms/:uuid/action',
+      { config: user, schema: { tags, security, summary: 'Power action (shutdown = ACPI, stop = power off)', params: VmParams, body: ActionBody, response: { 202: VmDto } } },
+      async (req, reply) => {
+        const vm = await vms.action(req, principalOf(req), uuidOf(req.params), (req.body as { action: VmAction }).action);
+        return reply.code(202).send(toVmDto(vm));
+      },
+    );
+
+    app.get(
+      '/api/vms/:uuid/media',
+      { config: user, schema: { tags, security, summary: 'The ISO in the CD-ROM', params: VmParams, response: { 200: MediaView } } },
+      async (req) => ({ iso: isoView((await settings.getMedia(principalOf(req), uuidOf(req.params))).iso) }),
+    );
+
+    app.post(
+      '/api/vms/:uuid/media',
+      { config: user, schema: { tags, security, summary: 'Insert a library ISO or eject (iso: null)', params: VmParams, body: MediaBody, response: { 200: MediaView } } },
+      async (req) => {
+        const r = await settings.setMedia(req, principalOf(req), uuidOf(req.params), (req.body as { iso: string | null }).iso);
+        return { iso: isoView(r.iso), applied: r.applied };
+      },
+    );
+
+    app.get(
+      '/api/vms/:uuid/boot-order',
+      { config: user, schema: { tags, security, summary: 'Boot order', params: VmParams, response: { 200: BootOrderView } } },
+      async (req) => ({ boot_order: await settings.getBootOrder(principalOf(req), uuidOf(req.params)) }),
+    );
+
+    app.put(
+      '/api/vms/:uuid/boot-order',
+      { config: user, schema: { tags, security, summary: 'Set the boot order (applies at next boot)', params: VmParams, body: BootOrderBody, response: { 200: BootOrderView } } },
+      async (req) => {
+        const r = await settings.setBootOrder(req, principalOf(req), uuidOf(req.params), (req.body as { boot_order: string[] }).boot_order);
+        return { boot_order: r.bootOrder, applied: r.applied };
+      },
+    );
+
+    app.get(
+      '/api/vms/:uuid/stats',
+      { config: user, schema: { tags, security, summary: 'CPU, memory, disk and network rates; guest IPs', params: VmParams, response: { 200: StatsView } } },
+      async (req) => stats.sample(await vms.loadVmFor(principalOf(req), uuidOf(req.params))),
+    );
+
+    app.get(
+      '/api/admin/vms',
+      {
+        config: { auth: 'admin' },
+        schema: {
+          tags: ['vms', 'admin'],
+          security,
+          summary: 'Every VM with owner and host, plus orphan limen-* domains that have no VM',
+          response: { 200: Type.Object({ items: Type.Array(VmDto), total: Type.Integer(), orphans: Type.Array(OrphanDto) }) },
+        },
+      },
+      async () => {
+        const items = (await vms.listAll()).map(toVmDto);
+        return { items, total: items.length, orphans: reconciler.orphans().map((o) => ({ uuid: o.uuid, name: o.name, state: o.state })) };
+      },
+    );
+  };
+}
