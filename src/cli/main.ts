@@ -3,12 +3,18 @@ import { Command } from 'commander';
 import { ConfigError } from '../config/config.js';
 import { registerServeCommands } from './serve.command.js';
 import { registerAdminCommands } from './admin.command.js';
+import { registerBackupCommands } from './backup.command.js';
+import { registerRestoreCommand } from './restore.command.js';
+import { registerDrillCommand } from './drill.command.js';
 import { registerAlertsCommands } from './alerts.command.js';
 
 const program = new Command();
 program.name('limen').description('LIMEN: virtual machines in the browser').showHelpAfterError();
 registerServeCommands(program);
 registerAdminCommands(program);
+registerBackupCommands(program);
+registerRestoreCommand(program);
+registerDrillCommand(program);
 registerAlertsCommands(program);
 
 try {

@@ -122,15 +122,19 @@ export interface ConsoleSession {
   bytes_out?: number;
 }
 
+/** GET /api/alerts item, as implemented in src/modules/alerts/alerts.schemas.ts. */
 export interface Alert {
-  id: string;
-  name: string;
+  fingerprint: string;
+  alertname: string;
   status: 'firing' | 'resolved';
-  severity?: string;
-  summary?: string;
-  starts_at?: string;
-  ends_at?: string | null;
+  severity: string | null;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  starts_at: string;
+  ends_at: string | null;
   received_at: string;
+  updated_at: string;
+  receiver: string;
 }
 
 export interface Host {

@@ -24,12 +24,12 @@ export function AlertsPage() {
             <thead><tr><th scope="col">Status</th><th scope="col">Alert</th><th scope="col">Severity</th><th scope="col">Summary</th><th scope="col">Since</th><th scope="col">Resolved</th></tr></thead>
             <tbody>
               {items.map((a) => (
-                <tr key={a.id} className={a.status === 'firing' ? 'row-danger' : undefined}>
+                <tr key={a.fingerprint} className={a.status === 'firing' ? 'row-danger' : undefined}>
                   <td><span className={`badge badge-alert-${a.status}`}>{a.status}</span></td>
-                  <td>{a.name}</td>
+                  <td>{a.alertname}</td>
                   <td>{a.severity ?? '—'}</td>
-                  <td>{a.summary ?? '—'}</td>
-                  <td>{formatTime(a.starts_at ?? a.received_at)}</td>
+                  <td>{a.annotations['summary'] ?? '—'}</td>
+                  <td>{formatTime(a.starts_at)}</td>
                   <td>{formatTime(a.ends_at)}</td>
                 </tr>
               ))}
