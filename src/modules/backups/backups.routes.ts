@@ -30,7 +30,10 @@ const Backup = Type.Object({
 
 const CreateBody = Type.Object({ with_isos: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
 const OperatorBody = Type.Object(
-  { with_isos: Type.Optional(Type.Boolean()), keep: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })), drill_account: Type.Optional(Type.Boolean()), origin: Type.Optional(Type.Union([Type.Literal('cli'), Type.Literal('drill')])) },
+  {
+    with_isos: Type.Optional(Type.Boolean()),
+    out_dir: Type.Optional(Type.String({ pattern: '^/', maxLength: 4096 })),
+    keep: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })), drill_account: Type.Optional(Type.Boolean()), origin: Type.Optional(Type.Union([Type.Literal('cli'), Type.Literal('drill')])) },
   { additionalProperties: false },
 );
 const ListQuery = Type.Object(
@@ -85,10 +88,10 @@ export function registerBackupRoutes(ctx: AppContext): FastifyPluginAsync {
       '/api/operator/backups',
       { config: { auth: 'webhook' }, onRequest: checkOperator, schema: { tags: ['operator'], summary: 'Local CLI: start a backup (operator token, loopback only)', security: [{ bearer: [] }], body: OperatorBody, response: { 202: Backup } } },
       async (req, reply) => {
-        const body = req.body as { with_isos?: boolean; keep?: number; drill_account?: boolean; origin?: 'cli' | 'drill' };
+        const body = req.body as { with_isos?: boolean; out_dir?: string; keep?: number; drill_account?: boolean; origin?: 'cli' | 'drill' };
         // The drill account must be in the live data before the backup is taken (it is what the drill logs in with).
         if (body.drill_account) await ensureDrillAccount(ctx.database.db, ctx.config.dataDir);
-        const row = await backups.start({ origin: body.origin ?? 'cli', requestedBy: null, withIsos: body.with_isos ?? false, keep: body.keep });
+        const row = await backups.start({ origin: body.origin ?? 'cli', requestedBy: null, withIsos: body.with_isos ?? false, outDir: body.out_dir, keep: body.keep });
         await audit(ctx.database.db, req, { action: 'backup.create', targetType: 'backup', targetId: row.id, result: 'success', actor: null, details: { origin: body.origin ?? 'cli' } });
         return reply.code(202).send(toApiBackup(row));
       },

@@ -66,6 +66,10 @@ export function vmSource(opts: VmSourceOptions): BackupSource {
             state = 'missing';
           }
         }
+        if (state === 'missing' && !opts.driver && ['running', 'paused', 'starting', 'stopping'].includes(row.state)) {
+          // Copying a running guest's disk without pausing it gives a torn image: refuse instead.
+          throw new Error(`VM ${row.name} (${row.uuid}) may be running and libvirt is not reachable: cannot take a consistent copy`);
+        }
         // The row's disk plus any other file-backed disk the definition names (never CD-ROMs: ISOs are library items).
         const paths = new Set<string>([row.disk_path]);
         if (xml) for (const d of parseDomainXml(xml).disks) if (d.device === 'disk' && d.source) paths.add(d.source);
