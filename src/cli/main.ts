@@ -6,6 +6,7 @@ import { registerAdminCommands } from './admin.command.js';
 import { registerBackupCommands } from './backup.command.js';
 import { registerRestoreCommand } from './restore.command.js';
 import { registerDrillCommand } from './drill.command.js';
+import { registerReadinessCommand } from './readiness.command.js';
 import { registerAlertsCommands } from './alerts.command.js';
 
 const program = new Command();
@@ -15,6 +16,7 @@ registerAdminCommands(program);
 registerBackupCommands(program);
 registerRestoreCommand(program);
 registerDrillCommand(program);
+registerReadinessCommand(program);
 registerAlertsCommands(program);
 
 try {
