@@ -85,3 +85,10 @@ export async function readRfbGreeting(host: string, port: number, deadlineMs = 2
     }
   }
 }
+
+/** Lifts a user's quota (VM suites test the VM module, not quotas; quota tests live elsewhere). */
+export async function unlimitedQuota(app: App, admin: TestUser, userId: string): Promise<void> {
+  const keys = ['vms', 'vcpus', 'memory_mb', 'disk_gb', 'running_vms', 'running_vcpus', 'running_memory_mb'];
+  const r = await app.inject({ method: 'PUT', url: `/api/admin/users/${userId}/quota`, headers: admin.auth, payload: Object.fromEntries(keys.map((k) => [k, null])) });
+  if (r.statusCode !== 200 && r.statusCode !== 404) throw new Error(`quota update failed: ${r.statusCode} ${r.body}`);
+}

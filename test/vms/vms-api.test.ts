@@ -10,7 +10,7 @@ import { DB_ENGINES } from '../helpers/db.js';
 import { assertErrorBody } from '../helpers/contract.js';
 import { newAdmin, newUser, type TestUser } from '../helpers/factories.js';
 import { domainNameFor } from '../../src/hypervisor/index.js';
-import { openEvents, uploadIso, waitFor, waitGone, waitState, type VmJson } from './vm-helpers.js';
+import { openEvents, unlimitedQuota, uploadIso, waitFor, waitGone, waitState, type VmJson } from './vm-helpers.js';
 
 const small = { vcpus: 1, memory_mb: 64, disk_gb: 1 };
 
@@ -26,6 +26,7 @@ for (const engine of DB_ENGINES) {
       t = await buildTestApp({ engine, vmOptions: { shutdownTimeoutMs: 2_000 } });
       alice = await newUser(t.app);
       admin = await newAdmin(t.app);
+      await unlimitedQuota(t.app, admin, alice.id);
       const up = await uploadIso(t.app, admin, `tiny-${engine}.iso`, isoBytes);
       assert.equal(up.statusCode, 201, up.body);
       isoId = up.json().id;
