@@ -21,7 +21,10 @@ import { createDiskImages, type Accel, type DiskImages, type HypervisorDriver } 
 import { healthOfDriver } from './hypervisor-wiring.js';
 import { createEventHub, registerEventRoutes, type EventHub } from './modules/events/index.js';
 import { createIsosService, registerIsoRoutes } from './modules/isos/index.js';
-import { registerVmModule, type VmModuleOptions, type VmPolicy } from './modules/vms/index.js';
+import { registerVmModule, type VmAccess, type VmModuleOptions, type VmPolicy } from './modules/vms/index.js';
+import { createQuotasService, createQuotaPolicy, registerQuotaDenialRecorder, registerQuotaRoutes, type HostCapacity } from './modules/quotas/index.js';
+import { createConsolesService, registerConsoleRoutes, type ConsoleVmAccess } from './modules/consoles/index.js';
+import { createSnapshotsService, registerSnapshotRoutes } from './modules/snapshots/index.js';
 import { registerWebUi } from './modules/web/index.js';
 import fastifyCookie from '@fastify/cookie';
 import { createAuthService, registerAuthHook, registerAuthRoutes, type AuthService, type RouteAccess } from './modules/auth/index.js';
@@ -45,6 +48,8 @@ export interface AppDeps {
   /** VM module tuning (tests shorten timeouts and loop periods). */
   vmOptions?: Omit<VmModuleOptions, 'disks' | 'accel'>;
   hostProbe: HostProbe;
+  /** The console's view of VMs; default: the VM module's (tests: a fake VNC source). */
+  consoleVmAccess?: ConsoleVmAccess;
   metrics?: Metrics;
   /** Where logs go; tests pass a capture stream. Defaults to stdout. */
   logStream?: DestinationStream;
@@ -65,6 +70,8 @@ export interface AppContext {
   events: EventHub;
   /** Vetoes/reservations run inside VM create/start/resize transactions (quotas, capacity). */
   vmPolicies: VmPolicy[];
+  /** Set by the VM module when it registers: ownership-checked VM access for other modules. */
+  vmAccess: VmAccess;
   now: () => Date;
   /** Set during buildApp: authentication for modules that need it outside the HTTP hook (websockets). */
   auth: AuthService;
@@ -124,6 +131,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     driver: deps.driver,
     events: createEventHub({ log: logger }),
     vmPolicies: [],
+    vmAccess: undefined as unknown as VmAccess,
     now: deps.now ?? (() => new Date()),
     shutdown: closing.signal,
     auth: undefined as unknown as AuthService,
@@ -152,8 +160,26 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(registerBackupRoutes(ctx));
   await app.register(registerEventRoutes(ctx, ctx.events));
   await app.register(registerIsoRoutes(ctx, createIsosService(ctx)));
+  const quotas = createQuotasService(ctx);
+  ctx.vmPolicies.push(createQuotaPolicy(ctx, { quotas, hostCapacity: cachedCapacity(ctx) }));
+  registerQuotaDenialRecorder(app, ctx);
+  await app.register(registerQuotaRoutes(ctx, quotas));
   await app.register(registerVmModule(ctx, { disks: deps.disks ?? createDiskImages(), accel: deps.accel ?? (config.vmAccel === 'kvm' ? 'kvm' : 'tcg'), ...deps.vmOptions }));
   await app.register(registerAlertRoutes(ctx));
+  await app.register(registerSnapshotRoutes(createSnapshotsService(ctx, { driver: ctx.driver, ...ctx.vmAccess }, quotas)));
+  await app.register(
+    registerConsoleRoutes(
+      ctx,
+      createConsolesService(ctx, deps.consoleVmAccess ?? {
+        getVm: (p, uuid) => ctx.vmAccess.loadVmFor(p, uuid),
+        vncEndpoint: (vm) => ctx.driver.getVncEndpoint(vm.uuid),
+        onVmState: (cb) =>
+          ctx.driver.subscribe((e) => {
+            if (e.type === 'stopped' || e.type === 'shutdown' || e.type === 'crashed' || e.type === 'undefined' || e.type === 'suspended') cb(e.uuid, e.type);
+          }),
+      }),
+    ),
+  );
   // Last: the UI catch-all must not shadow API routes.
   await app.register(registerWebUi());
 
@@ -191,6 +217,21 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     await Promise.all(loops.map((l) => l.stopped));
   });
   return app;
+}
+
+/** Host capacity for the overcommit guard, read from libvirt once a minute. */
+function cachedCapacity(ctx: AppContext): (host: string) => Promise<HostCapacity | undefined> {
+  let cached: { at: number; value: HostCapacity } | undefined;
+  return async () => {
+    if (cached && Date.now() - cached.at < 60_000) return cached.value;
+    try {
+      const c = await ctx.driver.capacity();
+      cached = { at: Date.now(), value: { cpus: c.cpus, memoryMb: c.memoryMb } };
+      return cached.value;
+    } catch {
+      return cached?.value;
+    }
+  };
 }
 
 declare module 'fastify' {

@@ -47,6 +47,23 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   'GET /api/vms/:uuid/stats': 'user',
   'GET /api/admin/vms': 'admin',
 
+  'GET /api/quota': 'user',
+  'GET /api/admin/users/:id/quota': 'admin',
+  'PUT /api/admin/users/:id/quota': 'admin',
+  'GET /api/admin/quota-defaults': 'admin',
+  'PUT /api/admin/quota-defaults': 'admin',
+
+  'GET /api/vms/:uuid/snapshots': 'user',
+  'POST /api/vms/:uuid/snapshots': 'user',
+  'POST /api/snapshots/:id/restore': 'user',
+  'DELETE /api/snapshots/:id': 'user',
+
+  'POST /api/vms/:uuid/console': 'user',
+  // Authorized by its single-use ticket (checked in the handler, before any byte reaches VNC).
+  'GET /ws/vnc/:uuid': 'public',
+  'GET /api/admin/console-sessions': 'admin',
+  'DELETE /api/admin/console-sessions/:id': 'admin',
+
   'POST /api/alerts/webhook': 'webhook',
   'GET /api/alerts': 'admin',
 };

@@ -4,11 +4,10 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
-import fastifyWebsocket from '@fastify/websocket';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { newAdmin, newUser, type TestUser } from '../helpers/factories.js';
 import { startFakeVnc, type FakeVnc } from '../helpers/fake-vnc.js';
-import { createConsolesService, registerConsoleRoutes, type ConsoleVmAccess } from '../../src/modules/consoles/index.js';
+import type { ConsoleVmAccess } from '../../src/modules/consoles/index.js';
 import { notFound } from '../../src/platform/http/app-error.js';
 
 interface FakeVm { uuid: string; owner: string; state: string }
@@ -43,11 +42,7 @@ describe('console proxy', () => {
     vnc = await startFakeVnc();
     t = await buildTestApp({
       env: { LIMEN_CONSOLE_MAX_PER_USER: '2', LIMEN_CONSOLE_TICKET_TTL_S: '2' },
-      beforeReady: async (app) => {
-        if (!app.hasDecorator('websocketServer')) await app.register(fastifyWebsocket);
-        const consoles = createConsolesService(app.limen, access);
-        await app.register(registerConsoleRoutes(app.limen, consoles));
-      },
+      consoleVmAccess: access,
     });
     await t.app.listen({ port: 0, host: '127.0.0.1' });
     base = `ws://127.0.0.1:${(t.app.server.address() as { port: number }).port}`;

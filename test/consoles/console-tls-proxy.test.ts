@@ -13,11 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import fastifyWebsocket from '@fastify/websocket';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { insertTestUser, newAdmin, parseSetCookies, TEST_PASSWORD, type TestUser } from '../helpers/factories.js';
 import { startFakeVnc, type FakeVnc } from '../helpers/fake-vnc.js';
-import { createConsolesService, registerConsoleRoutes, type ConsoleVmAccess } from '../../src/modules/consoles/index.js';
+import type { ConsoleVmAccess } from '../../src/modules/consoles/index.js';
 import { notFound } from '../../src/platform/http/app-error.js';
 
 const REAL = process.env.LIMEN_TEST_REAL === '1';
@@ -166,10 +165,7 @@ describe('console behind a TLS-terminating nginx', { skip }, () => {
     origin = `https://127.0.0.1:${port}`;
     t = await buildTestApp({
       env: { LIMEN_TRUSTED_PROXIES: '127.0.0.1', LIMEN_PUBLIC_ORIGIN: origin },
-      beforeReady: async (app) => {
-        if (!app.hasDecorator('websocketServer')) await app.register(fastifyWebsocket);
-        await app.register(registerConsoleRoutes(app.limen, createConsolesService(app.limen, access)));
-      },
+      consoleVmAccess: access,
     });
     await t.app.listen({ port: 0, host: '127.0.0.1' });
     const appPort = (t.app.server.address() as { port: number }).port;

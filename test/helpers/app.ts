@@ -62,6 +62,8 @@ export interface TestAppOptions {
   driver?: HypervisorDriver;
   /** VM module tuning (e.g. shorter shutdown timeout). */
   vmOptions?: AppDeps['vmOptions'];
+  /** Replaces the console's view of VMs (console tests against a fake VNC server). */
+  consoleVmAccess?: AppDeps['consoleVmAccess'];
   /** Called before app.ready(): add test-only routes here. */
   beforeReady?: (app: App) => void | Promise<void>;
 }
@@ -93,6 +95,7 @@ export async function buildTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     hostProbe: opts.hostProbe ?? staticHostProbe,
     hostSampleMs: opts.hostSampleMs,
     logStream: logs,
+    consoleVmAccess: opts.consoleVmAccess,
   });
   await opts.beforeReady?.(app);
   await app.ready();

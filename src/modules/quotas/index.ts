@@ -2,3 +2,4 @@ export { createQuotasService, registerQuotaDenialRecorder, quotaExceeded, type Q
 export { registerQuotaRoutes } from './quotas.routes.js';
 export { QUOTA_KEYS, type QuotaKey, type QuotaLimits, type QuotaRequest } from './quota-rules.js';
 export { RUNNING_STATES } from './quotas.repo.js';
+export { createQuotaPolicy } from './quota-policy.js';

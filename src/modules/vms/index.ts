@@ -19,10 +19,28 @@ import { toVmDto } from './vms.schemas.js';
 import { createVmsService } from './vms.service.js';
 import { countVmsOf, findVm, listVms } from './vms.repo.js';
 import { principalOf } from '../auth/index.js';
+import type { Principal } from '../../platform/http/principal.js';
+import type { Tx } from '../../platform/db/db.js';
+import type { VmRecord } from './vms.repo.js';
+import { vmStateOf } from './vm-state.js';
 
 export { type VmPolicy, type CreateCheck, type StartCheck, type ResizeCheck, type VmSize } from './vm-policies.js';
 export { type VmRecord } from './vms.repo.js';
 export { VM_STATES, type VmState } from './vm-state.js';
+
+/**
+ * What other modules (console, snapshots, backups) may ask of the VM module, set on ctx.vmAccess
+ * when the module registers. loadVmFor is THE ownership check: another user's VM is a 404.
+ */
+export interface VmAccess {
+  loadVmFor(principal: Principal, uuid: string, opts?: { tx?: Tx; forUpdate?: boolean }): Promise<VmRecord>;
+  /** Re-reads the domain state from libvirt and records it (publishes vm.state when it changed). */
+  refreshState(uuid: string): Promise<void>;
+  /** Runs an operation on a VM in the background, tracked like the module's own (close waits). */
+  background(uuid: string, op: () => Promise<void>): void;
+  /** True while this process runs an operation on the VM. */
+  isBusy(uuid: string): boolean;
+}
 
 export interface VmModuleOptions {
   disks: DiskImages;
@@ -61,6 +79,17 @@ export function registerVmModule(ctx: AppContext, opts: VmModuleOptions): Fastif
     const vms = createVmsService(rt, store, lifecycle);
     const settings = createVmSettingsService(rt, store, vms);
     const reconciler = createVmReconciler(rt, store, lifecycle);
+    ctx.vmAccess = {
+      loadVmFor: (p, uuid, o) => vms.loadVmFor(p, uuid, o),
+      async refreshState(uuid) {
+        const vm = await findVm(ctx.database.db, uuid);
+        if (!vm) return;
+        const observed = vmStateOf(await ctx.driver.getState(uuid));
+        if (observed) await store.observe(vm, observed);
+      },
+      background: (uuid, op) => rt.background(uuid, op),
+      isBusy: (uuid) => rt.busy.has(uuid),
+    };
     const sampler = createStatsSampler(ctx.driver);
     const stats = {
       sample: async (vm: Parameters<typeof sampler.sample>[0]) => {

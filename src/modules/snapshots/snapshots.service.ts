@@ -1,0 +1,221 @@
+// Snapshot use cases over libvirt internal qcow2 snapshots (disk + memory when the VM runs).
+// Each operation is accepted in a transaction (ownership, state, quota, name) and finished in the
+// background; a failure never leaves a row without its libvirt snapshot or the reverse, and the
+// reconciler repairs what a crash interrupted.
+import type { FastifyRequest } from 'fastify';
+import { Counter } from 'prom-client';
+import type { AppContext } from '../../app.js';
+import type { HypervisorDriver } from '../../hypervisor/index.js';
+import type { Tx } from '../../platform/db/db.js';
+import { inTransaction, isUniqueViolation } from '../../platform/db/query.js';
+import { conflict, invalidState, notFound, unavailable, validationFailed } from '../../platform/http/app-error.js';
+import type { Principal } from '../../platform/http/principal.js';
+import { audit } from '../audit/index.js';
+import type { QuotasService } from '../quotas/index.js';
+import type { VmRecord } from '../vms/index.js';
+import * as repo from './snapshots.repo.js';
+import { normalizeSnapshotName, snapshotAllowed, type SnapshotOp } from './snapshot-rules.js';
+
+/** What snapshots need from the VM module. */
+export interface SnapshotVmPort {
+  driver: HypervisorDriver;
+  /** The VM as the principal may see it (another user's VM: NOT_FOUND). */
+  loadVmFor(principal: Principal, uuid: string, opts?: { tx?: Tx; forUpdate?: boolean }): Promise<VmRecord>;
+  /** Re-reads the domain state from libvirt and records it (after a revert changed it). */
+  refreshState(uuid: string): Promise<void>;
+  /** Runs work for a VM in the background, tracked like the VM module's own operations. */
+  background(uuid: string, op: () => Promise<void>): void;
+}
+
+export function createSnapshotsService(ctx: AppContext, vms: SnapshotVmPort, quotas: QuotasService) {
+  const db = ctx.database.db;
+  const registers = [ctx.metrics.registry];
+  const created = new Counter({ name: 'vm_snapshot_total', help: 'Snapshot creations by result', labelNames: ['result'], registers });
+  const restored = new Counter({ name: 'vm_snapshot_restore_total', help: 'Snapshot reverts by result', labelNames: ['result'], registers });
+  for (const result of ['success', 'failure']) {
+    created.inc({ result }, 0);
+    restored.inc({ result }, 0);
+  }
+
+  const requireHypervisor = (): void => {
+    if (vms.driver.status() !== 'connected') throw unavailable('The hypervisor is not connected; try again shortly');
+  };
+
+  const checkState = (op: SnapshotOp, vm: VmRecord): void => {
+    if (!snapshotAllowed(op, vm.state)) throw invalidState(`Cannot ${op === 'create' ? 'snapshot' : `${op} a snapshot of`} a VM that is ${vm.state}`, { state: vm.state });
+  };
+
+  /** Loads a snapshot through its VM's ownership (not yours = 404) and locks both rows. */
+  async function loadForUpdate(tx: Tx, principal: Principal, id: string) {
+    const snap = await repo.findSnapshot(tx, id, { forUpdate: true });
+    if (!snap) throw notFound('Snapshot');
+    const vm = await vms.loadVmFor(principal, snap.vmUuid, { tx, forUpdate: true }).catch(() => {
+      throw notFound('Snapshot');
+    });
+    return { snap, vm };
+  }
+
+  const action = (name: string, result: 'success' | 'failure') => ctx.metrics.vmActions.inc({ action: name, result });
+
+  return {
+    async list(principal: Principal, vmUuid: string) {
+      await vms.loadVmFor(principal, vmUuid);
+      return repo.listSnapshotsOf(db, vmUuid);
+    },
+
+    async create(req: FastifyRequest, principal: Principal, vmUuid: string, input: { name: string; description?: string }) {
+      const name = normalizeSnapshotName(input.name);
+      if (!name) throw validationFailed('name', 'Snapshot name must be 1-64 characters without control characters');
+      const description = (input.description ?? '').slice(0, 1000);
+      requireHypervisor();
+      let snap: repo.SnapshotRecord;
+      try {
+        snap = await inTransaction(db, async (tx) => {
+          const vm = await vms.loadVmFor(principal, vmUuid, { tx, forUpdate: true });
+          checkState('create', vm);
+          const owner = vm.ownerId === principal.id ? principal : { id: vm.ownerId, role: 'user' as const };
+          await quotas.enforce(tx, owner, { snapshots: 1 });
+          if (await repo.snapshotNameTaken(tx, vmUuid, name)) throw conflict('This VM already has a snapshot with that name', { field: 'name' });
+          return repo.insertSnapshot(tx, { vmUuid, name, description, createdBy: principal.id });
+        });
+      } catch (err) {
+        if (isUniqueViolation(err)) throw conflict('This VM already has a snapshot with that name', { field: 'name' });
+        throw err;
+      }
+      const end = ctx.metrics.vmActionDuration.startTimer({ action: 'snapshot_create' });
+      vms.background(vmUuid, async () => {
+        try {
+          const info = await vms.driver.createSnapshot(vmUuid, { name: snap.id, description });
+          await repo.updateSnapshot(db, snap.id, { state: 'ready', includesMemory: info.state === 'running' || info.state === 'paused' });
+          created.inc({ result: 'success' });
+          action('snapshot_create', 'success');
+          end({ result: 'success' });
+          await audit(db, req, { action: 'snapshot.create', targetType: 'vm', targetId: vmUuid, result: 'success', details: { snapshot_id: snap.id, name } });
+        } catch (err) {
+          // No libvirt snapshot, so no row: the list stays truthful.
+          await repo.deleteSnapshotRow(db, snap.id);
+          created.inc({ result: 'failure' });
+          action('snapshot_create', 'failure');
+          end({ result: 'failure' });
+          await audit(db, req, { action: 'snapshot.create', targetType: 'vm', targetId: vmUuid, result: 'failure', details: { name, error: (err as Error).message } });
+          throw err;
+        } finally {
+          // A running VM is paused for the memory image: record what it is now.
+          await vms.refreshState(vmUuid).catch(() => undefined);
+        }
+      });
+      return snap;
+    },
+
+    async revert(req: FastifyRequest, principal: Principal, id: string) {
+      requireHypervisor();
+      const { snap, vm } = await inTransaction(db, async (tx) => {
+        const loaded = await loadForUpdate(tx, principal, id);
+        if (loaded.snap.state !== 'ready') throw invalidState(`The snapshot is ${loaded.snap.state}`, { state: loaded.snap.state });
+        checkState('revert', loaded.vm);
+        // Reverting to a running snapshot starts the VM: that is a start for the running quota.
+        if (loaded.snap.includesMemory && !['running', 'paused'].includes(loaded.vm.state)) {
+          const owner = loaded.vm.ownerId === principal.id ? principal : { id: loaded.vm.ownerId, role: 'user' as const };
+          await quotas.enforce(tx, owner, { running_vms: 1, running_vcpus: loaded.vm.vcpus, running_memory_mb: loaded.vm.memoryMb });
+        }
+        const s = await repo.updateSnapshot(tx, id, { state: 'reverting', errorMessage: null });
+        return { snap: s!, vm: loaded.vm };
+      });
+      const end = ctx.metrics.vmActionDuration.startTimer({ action: 'snapshot_revert' });
+      vms.background(vm.uuid, async () => {
+        try {
+          await vms.driver.revertSnapshot(vm.uuid, snap.id);
+          await repo.updateSnapshot(db, id, { state: 'ready' });
+          restored.inc({ result: 'success' });
+          action('snapshot_revert', 'success');
+          end({ result: 'success' });
+          await audit(db, req, { action: 'snapshot.revert', targetType: 'vm', targetId: vm.uuid, result: 'success', details: { snapshot_id: id, name: snap.name } });
+        } catch (err) {
+          await repo.updateSnapshot(db, id, { state: 'ready', errorMessage: `revert failed: ${(err as Error).message}`.slice(0, 500) });
+          restored.inc({ result: 'failure' });
+          action('snapshot_revert', 'failure');
+          end({ result: 'failure' });
+          await audit(db, req, { action: 'snapshot.revert', targetType: 'vm', targetId: vm.uuid, result: 'failure', details: { snapshot_id: id, error: (err as Error).message } });
+          throw err;
+        } finally {
+          await vms.refreshState(vm.uuid).catch(() => undefined);
+        }
+      });
+      return snap;
+    },
+
+    async remove(req: FastifyRequest, principal: Principal, id: string) {
+      requireHypervisor();
+      const { snap, vm } = await inTransaction(db, async (tx) => {
+        const loaded = await loadForUpdate(tx, principal, id);
+        if (loaded.snap.state !== 'ready') throw invalidState(`The snapshot is ${loaded.snap.state}`, { state: loaded.snap.state });
+        checkState('delete', loaded.vm);
+        const s = await repo.updateSnapshot(tx, id, { state: 'deleting' });
+        return { snap: s!, vm: loaded.vm };
+      });
+      const end = ctx.metrics.vmActionDuration.startTimer({ action: 'snapshot_delete' });
+      vms.background(vm.uuid, async () => {
+        try {
+          await vms.driver.deleteSnapshot(vm.uuid, snap.id).catch((err: unknown) => {
+            // Already gone in libvirt (e.g. removed by hand): the row follows.
+            if ((err as { kind?: string }).kind !== 'not_found') throw err;
+          });
+          await repo.deleteSnapshotRow(db, id);
+          action('snapshot_delete', 'success');
+          end({ result: 'success' });
+          await audit(db, req, { action: 'snapshot.delete', targetType: 'vm', targetId: vm.uuid, result: 'success', details: { snapshot_id: id, name: snap.name } });
+        } catch (err) {
+          await repo.updateSnapshot(db, id, { state: 'ready', errorMessage: `delete failed: ${(err as Error).message}`.slice(0, 500) });
+          action('snapshot_delete', 'failure');
+          end({ result: 'failure' });
+          await audit(db, req, { action: 'snapshot.delete', targetType: 'vm', targetId: vm.uuid, result: 'failure', details: { snapshot_id: id, error: (err as Error).message } });
+          throw err;
+        }
+      });
+      return snap;
+    },
+
+    /**
+     * Repairs drift after a crash or outside changes: rows stuck mid-operation are settled by
+     * what libvirt has; rows whose libvirt snapshot vanished are removed.
+     */
+    async reconcile(isBusy: (vmUuid: string) => boolean): Promise<void> {
+      if (vms.driver.status() !== 'connected') return;
+      for (const vmUuid of await repo.vmsWithSnapshots(db)) {
+        if (isBusy(vmUuid)) continue;
+        let names: Set<string>;
+        try {
+          names = new Set((await vms.driver.listSnapshots(vmUuid)).map((s) => s.name));
+        } catch {
+          continue; // domain missing or libvirt busy: the VM reconciler reports the VM itself
+        }
+        for (const s of await repo.listSnapshotsOf(db, vmUuid)) {
+          const exists = names.has(s.id);
+          // An operation may still be running (here or on another instance): settle only old ones.
+          if (s.state !== 'ready' && Date.now() - s.updatedAt.getTime() < 120_000) continue;
+          switch (s.state) {
+            case 'ready':
+              if (!exists) {
+                ctx.log.warn({ vm: vmUuid, snapshot: s.id }, 'snapshot vanished from libvirt; removing its row');
+                await repo.deleteSnapshotRow(db, s.id);
+              }
+              break;
+            case 'creating':
+              if (exists) await repo.updateSnapshot(db, s.id, { state: 'ready' });
+              else await repo.deleteSnapshotRow(db, s.id);
+              break;
+            case 'reverting':
+              await repo.updateSnapshot(db, s.id, { state: 'ready' });
+              break;
+            case 'deleting':
+              if (exists) await vms.driver.deleteSnapshot(vmUuid, s.id);
+              await repo.deleteSnapshotRow(db, s.id);
+              break;
+          }
+        }
+      }
+    },
+  };
+}
+
+export type SnapshotsService = ReturnType<typeof createSnapshotsService>;
