@@ -1,0 +1,141 @@
+// Crash safety: the real server runs as a child process on real PostgreSQL and real QEMU; it is
+// SIGKILLed right after accepting a create and right after accepting a delete, restarted, and the
+// reconciler must leave each VM either complete or gone, with the database, libvirt and the disk
+// directory agreeing.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import pg from 'pg';
+import { createLibvirtDriver, type HypervisorDriver } from '../../src/hypervisor/index.js';
+import { PG_URL } from '../helpers/db.js';
+import { waitFor } from './vm-helpers.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const URI = process.env.LIMEN_TEST_LIBVIRT_URI;
+const REAL = process.env.LIMEN_TEST_REAL === '1';
+const ADMIN_PASSWORD = 'Crash-test-admin-pw-1';
+const skip = !URI || !PG_URL ? 'needs real libvirt and PostgreSQL (LIMEN_TEST_LIBVIRT_URI, LIMEN_TEST_PG_URL)' : false;
+if (REAL && skip) throw new Error(`LIMEN_TEST_REAL=1 but the crash test cannot run: ${skip}`);
+
+describe('crash safety: SIGKILL during create and delete', { skip, timeout: 200_000 }, () => {
+  let dataDir: string;
+  let dbUrl: string;
+  let dbName: string;
+  let child: ChildProcess | undefined;
+  let url = '';
+  let token = '';
+  let outside: HypervisorDriver;
+  const made = new Set<string>();
+
+  const startServer = async (): Promise<void> => {
+    const env = { ...process.env, LIMEN_DATA_DIR: dataDir, DATABASE_URL: dbUrl, LIBVIRT_URI: URI!, LIMEN_VM_ACCEL: 'tcg', PORT: '0', LIMEN_ADMIN_PASSWORD: ADMIN_PASSWORD, LOG_LEVEL: 'warn' };
+    const c = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
+    child = c;
+    url = await new Promise<string>((ok, fail) => {
+      const timer = setTimeout(() => fail(new Error('server did not start within 60 s')), 60_000);
+      createInterface({ input: c.stdout }).on('line', (line) => {
+        const m = /running at (http:\/\/\S+)/.exec(line);
+        if (m) {
+          clearTimeout(timer);
+          ok(m[1]!);
+        }
+      });
+      c.once('exit', (code) => fail(new Error(`server exited early (${code})`)));
+    });
+    const r = await fetch(`${url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }) });
+    token = ((await r.json()) as { access_token: string }).access_token;
+  };
+  const kill = async (): Promise<void> => {
+    const c = child!;
+    const exited = new Promise((r) => c.once('exit', r));
+    c.kill('SIGKILL');
+    await exited;
+    child = undefined;
+  };
+  const api = (method: string, path: string, body?: unknown) =>
+    fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+  const row = async (uuid: string): Promise<{ state: string } | undefined> => {
+    const c = new pg.Client({ connectionString: dbUrl });
+    await c.connect();
+    try {
+      return (await c.query<{ state: string }>('select state from vms where uuid = $1', [uuid])).rows[0];
+    } finally {
+      await c.end();
+    }
+  };
+  /** complete (row in a settled state + domain + disk) or gone (none of the three) */
+  const assertCompleteOrGone = async (uuid: string): Promise<'complete' | 'gone'> => {
+    const settled = await waitFor('reconciler to settle the VM', async () => {
+      const r = await row(uuid);
+      return !r || !['creating', 'deleting'].includes(r.state) ? (r ?? null) : undefined;
+    }, 60_000);
+    const domain = (await outside.listDomains()).some((d) => d.uuid === uuid);
+    const disk = existsSync(join(dataDir, 'disks', `${uuid}.qcow2`));
+    if (settled === null) {
+      assert.equal(domain, false, 'no domain without a row');
+      assert.equal(disk, false, 'no disk without a row');
+      return 'gone';
+    }
+    assert.ok(['running', 'stopped'].includes(settled.state), `settled state ${settled.state}`);
+    assert.equal(domain, true, 'a complete VM has its domain');
+    assert.equal(disk, true, 'a complete VM has its disk');
+    return 'complete';
+  };
+
+  before(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'limen-crash-'));
+    chmodSync(dataDir, 0o755);
+    dbName = `limen_crash_${Date.now()}`;
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    await admin.query(`create database ${dbName}`);
+    await admin.end();
+    dbUrl = PG_URL!.replace(/\/[^/]*$/, `/${dbName}`);
+    outside = createLibvirtDriver({ uri: URI! });
+    await outside.connect();
+    await startServer();
+  });
+
+  after(async () => {
+    if (child) await kill();
+    for (const uuid of made) {
+      await outside.destroy(uuid).catch(() => undefined);
+      await outside.undefineDomain(uuid).catch(() => undefined);
+    }
+    await outside.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    await admin.query(`drop database if exists ${dbName} with (force)`);
+    await admin.end();
+  });
+
+  test('killed right after accepting a create: restart finishes or rolls it back', async () => {
+    const r = await api('POST', '/api/vms', { name: 'crash-create', vcpus: 1, memory_mb: 64, disk_gb: 1, start: true });
+    assert.equal(r.status, 202);
+    const { uuid } = (await r.json()) as { uuid: string };
+    made.add(uuid);
+    await kill();
+    const atKill = (await row(uuid))?.state;
+    await startServer();
+    const outcome = await assertCompleteOrGone(uuid);
+    assert.ok(atKill === 'creating' || outcome === 'complete', `killed in ${atKill}, outcome ${outcome}`);
+  });
+
+  test('killed right after accepting a delete: restart finishes the deletion', async () => {
+    let r = await api('POST', '/api/vms', { name: 'crash-delete', vcpus: 1, memory_mb: 64, disk_gb: 1, start: true });
+    const { uuid } = (await r.json()) as { uuid: string };
+    made.add(uuid);
+    await waitFor('running', async () => (await row(uuid))?.state === 'running' || undefined, 60_000);
+    r = await api('DELETE', `/api/vms/${uuid}`);
+    assert.equal(r.status, 202);
+    await kill();
+    await startServer();
+    assert.equal(await assertCompleteOrGone(uuid), 'gone');
+    assert.deepEqual(readdirSync(join(dataDir, 'disks')).filter((f) => f.includes(uuid)), []);
+  });
+});
