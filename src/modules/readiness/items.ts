@@ -91,12 +91,17 @@ export async function hostSample(url: string): Promise<{ at: number; values: num
   return { at: Date.now(), values: HOST.map((n) => s.samples.get(n) ?? NaN) };
 }
 
-/** A real VM, a console ticket, an RFB handshake: the gauge rises by one, then falls back. */
-export async function consoleItem(t: Target): Promise<Evidence> {
+/**
+ * A real VM, a console ticket, an RFB handshake: the gauge rises by one, then falls back. The VM is
+ * powered off afterwards and left for the restore drill (a backup with a real disk); `created`
+ * receives its UUID so the caller deletes it at the end.
+ */
+export async function consoleItem(t: Target, created: (uuid: string) => void): Promise<Evidence> {
   const c = await api(t.url, 'POST', '/api/vms', { token: t.adminToken, body: { name: `readiness-console-${Date.now().toString(36)}`, vcpus: 1, memory_mb: 64, disk_gb: 1 } });
   if (routeMissing(c)) throw notImplemented('VMs (POST /api/vms)', c);
   if (c.status !== 201 && c.status !== 202) throw new Error(`creating a VM: ${c.status} ${JSON.stringify(c.body)}`);
   const uuid = String(c.body.uuid);
+  created(uuid);
   try {
     await poll('the VM to be created', 60_000, async () => ((await api(t.url, 'GET', `/api/vms/${uuid}`, { token: t.adminToken })).body.state === 'stopped' ? true : undefined));
     const s = await api(t.url, 'POST', `/api/vms/${uuid}/action`, { token: t.adminToken, body: { action: 'start' } });
@@ -125,7 +130,16 @@ export async function consoleItem(t: Target): Promise<Evidence> {
     return { vm: uuid, rfb_greeting: greeting.trim(), console_active_sessions: `${before} → ${during} → ${after}` };
   } finally {
     await api(t.url, 'POST', `/api/vms/${uuid}/action`, { token: t.adminToken, body: { action: 'stop' } }).catch(() => undefined);
-    await sleep(1000);
-    await api(t.url, 'DELETE', `/api/vms/${uuid}`, { token: t.adminToken }).catch(() => undefined);
+    await poll('the VM to stop', 30_000, async () => ((await api(t.url, 'GET', `/api/vms/${uuid}`, { token: t.adminToken })).body.state === 'stopped' ? true : undefined)).catch(() => undefined);
   }
+}
+
+/** Deletes a VM the items created (the instance's libvirt may be the real host). */
+export async function deleteVm(t: Target, uuid: string): Promise<void> {
+  await api(t.url, 'POST', `/api/vms/${uuid}/action`, { token: t.adminToken, body: { action: 'stop' } }).catch(() => undefined);
+  await poll('the VM to be deleted', 30_000, async () => {
+    const a = await api(t.url, 'DELETE', `/api/vms/${uuid}`, { token: t.adminToken });
+    return a.status < 300 || a.status === 404 ? true : undefined;
+  }).catch(() => undefined);
+  await poll('the VM to disappear', 30_000, async () => ((await api(t.url, 'GET', `/api/vms/${uuid}`, { token: t.adminToken })).status === 404 ? true : undefined)).catch(() => undefined);
 }

@@ -11,7 +11,7 @@ import { takeBackup } from '../backups/local-backup.js';
 import { startScratchInstance, type ScratchInstance } from '../backups/scratch-instance.js';
 import { api } from './client.js';
 import { alertDeliveryItem, amtoolItem, promtoolItem } from './alerting.js';
-import { authFailureItem, consoleItem, healthItem, hostMetricsItem, hostSample, metricsItem, quotaItem, type Evidence, type Target } from './items.js';
+import { authFailureItem, consoleItem, deleteVm, healthItem, hostMetricsItem, hostSample, metricsItem, quotaItem, type Evidence, type Target } from './items.js';
 
 export interface ReadinessItem {
   id: string;
@@ -70,6 +70,8 @@ export async function runReadiness(opts: ReadinessOptions): Promise<ReadinessRep
   const webhookToken = randomBytes(24).toString('base64url');
   const libvirt = opts.config.libvirtUri;
   let instance: ScratchInstance | undefined;
+  let target: Target | undefined;
+  const createdVms: string[] = [];
   let info: ReadinessReport['instance'] = null;
   try {
     await item('health', async () => {
@@ -84,11 +86,12 @@ export async function runReadiness(opts: ReadinessOptions): Promise<ReadinessRep
     if (instance) {
       const login = await api(instance.url, 'POST', '/api/auth/login', { body: { username: opts.config.adminUser, password: adminPassword } });
       const t: Target = { url: instance.url, adminToken: typeof login.body.access_token === 'string' ? login.body.access_token : '' };
+      target = t;
       const firstHost = await hostSample(t.url).catch(() => ({ at: Date.now(), values: [NaN, NaN, NaN] }));
       await item('metrics', () => metricsItem(t));
       await item('quota-denial-metric', () => quotaItem(t));
       await item('auth-failure-metric', () => authFailureItem(t));
-      await item('console-sessions-metric', () => consoleItem(t));
+      await item('console-sessions-metric', () => consoleItem(t, (u) => createdVms.push(u)));
       await item('prometheus-rules', () => promtoolItem());
       await item('alertmanager-config', () => amtoolItem());
       await item('alert-delivery', () => alertDeliveryItem(t, webhookToken));
@@ -102,6 +105,7 @@ export async function runReadiness(opts: ReadinessOptions): Promise<ReadinessRep
       });
     }
   } finally {
+    for (const uuid of createdVms) if (target) await deleteVm(target, uuid);
     if (instance) await instance.stop();
     await rm(dataDir, { recursive: true, force: true });
   }

@@ -1,0 +1,149 @@
+// Damage and failure: a flipped byte anywhere, a truncated archive, a newer format, an archive
+// without its database → verify and restore refuse before touching anything. A failure in the
+// middle of a restore leaves the live data exactly as it was. A full disk during backup leaves no
+// partial archive.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeSync, closeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createBackupService, restoreArchive, verifyArchive, BackupWriteError } from '../../src/modules/backups/index.js';
+import { listTar, readEntryBuffer, TarWriter } from '../../src/modules/backups/tar.js';
+import { liveInstall, readMarker, seed, snapshotTables, type Live } from './fixtures.js';
+
+const sha = (f: string): string => createHash('sha256').update(readFileSync(f)).digest('hex');
+
+type Manifestish = { files: { path: string }[]; format_version?: number };
+
+/** Rewrites an archive with a changed manifest (and a matching manifest.sha256): a well-formed but different archive. */
+async function rewrite(src: string, dst: string, edit: (m: Manifestish) => void, drop: (path: string) => boolean = () => false): Promise<void> {
+  const entries = await listTar(src);
+  const fh = await open(dst, 'w');
+  const w = new TarWriter(fh);
+  let manifest: Manifestish = { files: [] };
+  for (const e of entries) {
+    if (e.path === 'manifest.json') manifest = JSON.parse((await readEntryBuffer(src, e)).toString());
+    else if (e.path !== 'manifest.sha256' && !drop(e.path)) await w.addBuffer(e.path, await readEntryBuffer(src, e, 1 << 30));
+  }
+  manifest.files = manifest.files.filter((f) => !drop(f.path));
+  edit(manifest);
+  const text = Buffer.from(JSON.stringify(manifest));
+  await w.addBuffer('manifest.json', text);
+  await w.addBuffer('manifest.sha256', Buffer.from(createHash('sha256').update(text).digest('hex') + '  manifest.json\n'));
+  await w.finish();
+  await fh.close();
+}
+
+describe('damaged archives and failed restores (pglite)', () => {
+  let live: Live;
+  let archive: string;
+  let vms: { uuid: string; disk: string }[];
+  let tables: Record<string, unknown[]>;
+  const work = mkdtempSync(join(tmpdir(), 'limen-damage-'));
+
+  before(async () => {
+    live = await liveInstall('pglite');
+    vms = (await seed(live, 1)).vms;
+    const out = await createBackupService({ config: live.config, database: live.database, driver: () => undefined }).create({ origin: 'cli', requestedBy: null });
+    archive = out.archive.file;
+    tables = await snapshotTables(live.database);
+    await live.database.close(); // the restore target must not be open
+  });
+  after(async () => {
+    await live.cleanup();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  const liveFingerprint = (): string => JSON.stringify([sha(vms[0]!.disk), readdirSync(live.dataDir).sort(), readdirSync(join(live.dataDir, 'db')).length]);
+
+  async function assertRefusedAndUntouched(bad: string, why: RegExp): Promise<void> {
+    const v = await verifyArchive(bad);
+    assert.equal(v.ok, false);
+    assert.match(v.problems.join('\n'), why);
+    const fp = liveFingerprint();
+    await assert.rejects(restoreArchive({ file: bad, dataDir: live.dataDir, databaseUrl: undefined }), why);
+    assert.equal(liveFingerprint(), fp, 'live data untouched');
+  }
+
+  test('the intact archive verifies', async () => {
+    assert.deepEqual((await verifyArchive(archive)).problems, []);
+  });
+
+  test('a flipped byte in a disk, in the database dump, in a header, in padding: refused', async () => {
+    const entries = await listTar(archive);
+    const disk = entries.find((e) => e.path.endsWith('.qcow2'))!;
+    const db = entries.find((e) => e.path.startsWith('database/'))!;
+    const targets: [string, number, RegExp][] = [
+      ['disk', disk.offset + Math.floor(disk.size / 2), /SHA-256 mismatch/],
+      ['database', db.offset + 100, /SHA-256 mismatch/],
+      ['header', disk.offset - 512 + 5, /checksum mismatch/],
+      ['padding', db.offset + db.size + 1, /padding/],
+    ];
+    for (const [name, pos, why] of targets) {
+      const bad = join(work, `flip-${name}.tar`);
+      copyFileSync(archive, bad);
+      const fd = openSync(bad, 'r+');
+      const b = Buffer.alloc(1);
+      b[0] = readFileSync(bad).subarray(pos, pos + 1)[0]! ^ 0xff;
+      writeSync(fd, b, 0, 1, pos);
+      closeSync(fd);
+      await assertRefusedAndUntouched(bad, why);
+    }
+  });
+
+  test('a truncated archive is refused', async () => {
+    for (const keep of [statSync(archive).size - 700, Math.floor(statSync(archive).size / 2), 100]) {
+      const bad = join(work, `trunc-${keep}.tar`);
+      copyFileSync(archive, bad);
+      truncateSync(bad, keep);
+      await assertRefusedAndUntouched(bad, /truncated|end of the archive|manifest/);
+    }
+  });
+
+  test('an archive from a newer format version is refused', async () => {
+    const bad = join(work, 'newer.tar');
+    await rewrite(archive, bad, (m) => (m.format_version = 99));
+    await assertRefusedAndUntouched(bad, /newer than this LIMEN/);
+  });
+
+  test('an archive without the database is refused', async () => {
+    const bad = join(work, 'nodb.tar');
+    await rewrite(archive, bad, () => undefined, (p) => p.startsWith('database/'));
+    await assertRefusedAndUntouched(bad, /database dump .* not in the manifest/);
+  });
+
+  test('a failure at any point of the restore leaves the live data as it was', async () => {
+    for (const failAt of ['stage:database', 'staged', 'swap:disks', 'swap:db']) {
+      const fp = liveFingerprint();
+      await assert.rejects(
+        restoreArchive({ file: archive, dataDir: live.dataDir, databaseUrl: undefined, onStep: (s) => { if (s === failAt) throw new Error(`injected at ${s}`); } }),
+        /injected/,
+      );
+      assert.equal(liveFingerprint(), fp, `untouched after a failure at ${failAt}`);
+      assert.deepEqual(readdirSync(live.dataDir).filter((n) => n.startsWith('.restore-')), [], 'no staging left behind');
+    }
+    // And the data is still the live data: open it and compare.
+    const db = await live.reopen();
+    assert.deepEqual(await snapshotTables(db), tables);
+    assert.ok(readMarker(vms[0]!.disk, 0));
+    await db.close();
+  });
+
+  test('a full disk during backup: clear error, no partial archive', { skip: process.getuid?.() !== 0 ? 'needs root to mount a small tmpfs' : false }, async () => {
+    const mnt = mkdtempSync(join(tmpdir(), 'limen-full-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', mnt]);
+    try {
+      const db = await live.reopen();
+      const svc = createBackupService({ config: live.config, database: db, driver: () => undefined });
+      await assert.rejects(svc.create({ origin: 'cli', requestedBy: null, outDir: mnt }), (e: Error) => e instanceof BackupWriteError && /no space left/.test(e.message));
+      assert.deepEqual(readdirSync(mnt), [], 'nothing left in the full directory');
+      await db.close();
+    } finally {
+      execFileSync('umount', [mnt]);
+      rmSync(mnt, { recursive: true, force: true });
+    }
+  });
+});
