@@ -8,6 +8,7 @@ import { registerRestoreCommand } from './restore.command.js';
 import { registerDrillCommand } from './drill.command.js';
 import { registerReadinessCommand } from './readiness.command.js';
 import { registerAlertsCommands } from './alerts.command.js';
+import { registerIsosCommands } from './isos.command.js';
 
 const program = new Command();
 program.name('limen').description('LIMEN: virtual machines in the browser').showHelpAfterError();
@@ -18,6 +19,7 @@ registerRestoreCommand(program);
 registerDrillCommand(program);
 registerReadinessCommand(program);
 registerAlertsCommands(program);
+registerIsosCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -12,6 +12,7 @@ import { DB_ENGINES } from '../helpers/db.js';
 import { assertErrorBody } from '../helpers/contract.js';
 import { newAdmin, newUser, type TestUser } from '../helpers/factories.js';
 import { parseDomainXml } from '../../src/hypervisor/index.js';
+import { queryOne } from '../../src/platform/db/query.js';
 import { openEvents, unlimitedQuota, waitGone, waitState, type VmJson } from './vm-helpers.js';
 
 const small = { vcpus: 1, memory_mb: 64, disk_gb: 1 };
@@ -88,7 +89,7 @@ for (const engine of DB_ENGINES) {
     });
 
     const counts = async () => ({
-      rows: (await t.app.limen.database.db.execute(sql`select count(*)::int as n from vms`)).rows as unknown,
+      rows: (await queryOne<{ n: number }>(t.app.limen.database.db, sql`select count(*)::int as n from vms`))?.n,
       disks: readdirSync(join(t.dataDir, 'disks')).length,
       domains: (await t.driver.listDomains()).filter((d) => d.name.startsWith('limen-')).length,
     });
