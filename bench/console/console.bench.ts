@@ -1,0 +1,513 @@
+// Console proxy benchmark (issue 6): one VNC-like source (source.ts), reached three ways from a
+// Node client — (a) direct TCP, the physical limit here; (b) Debian's websockify; (c) LIMEN's
+// console proxy (a real app in a child process, console ticket and all) — measuring
+//   - throughput of a 200 MB bulk transfer source → client (MB/s, 1 MB = 10^6 bytes; median of runs),
+//   - round trips of 64-byte messages (p50/p99; "added" = proxy minus direct),
+//   - memory per idle session with 500 concurrent sessions: PSS (/proc/<pid>/smaps_rollup) of
+//     every proxy process (websockify forks one per connection: all are summed), after − before.
+// Results merge into bench/results/<date>.json and bench/results/<date>-console.md.
+// Run: node --import tsx bench/console/console.bench.ts  (or npm run bench)
+// Knobs: BENCH_BULK_MB (200), BENCH_RUNS (3), BENCH_RTT (2000), BENCH_SESSIONS (500), BENCH_LIMEN_FLAGS,
+//   BENCH_MAX_LOAD (3) + BENCH_LOAD_WAIT_S (60): wait that long for a calmer machine first.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import { BANNER, bulkRequest } from './protocol.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const RESULTS = join(ROOT, 'bench/results');
+
+const num = (name: string, dflt: number): number => {
+  const v = Number(process.env[name] ?? dflt);
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`${name} must be a positive number`);
+  return v;
+};
+const BULK_BYTES = Math.round(num('BENCH_BULK_MB', 200) * 1e6);
+const RUNS = num('BENCH_RUNS', 3);
+const RTT_N = num('BENCH_RTT', 2000);
+const SESSIONS = num('BENCH_SESSIONS', 500);
+const MAX_LOAD = num('BENCH_MAX_LOAD', 3);
+const LOAD_WAIT_S = Number(process.env.BENCH_LOAD_WAIT_S ?? 60);
+
+const TARGETS = { vsWebsockify: 1.2, vsDirect: 0.6, p99AddedMs: 1, idleKiB: 64 };
+
+// ---------------------------------------------------------------------------------------------
+// Processes: every child is ours, recorded by PID and stopped by that PID only.
+
+const children: ChildProcess[] = [];
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function stopChild(c: ChildProcess): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => c.kill('SIGKILL'), 5000);
+    c.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    c.kill('SIGTERM');
+  });
+}
+// Last resort on any exit path: no child outlives the bench.
+process.once('exit', () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+/** Starts `node --import tsx FILE ARGS…` and resolves with its first stdout line parsed as JSON. */
+async function startNodeChild<T>(file: string, args: string[], nodeFlags: string[] = []): Promise<{ child: ChildProcess; info: T }> {
+  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', join(HERE, file), ...args], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'inherit', 'ipc'],
+  });
+  children.push(child);
+  const line = await new Promise<string>((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout! });
+    let ready = false;
+    // The first JSON line is the child's answer; anything else (e.g. --trace-gc) goes to stderr.
+    rl.on('line', (l) => {
+      if (!ready && l.startsWith('{')) {
+        ready = true;
+        resolve(l);
+      } else process.stderr.write(`[${file}] ${l}\n`);
+    });
+    child.once('exit', (code) => reject(new Error(`${file} exited (${code}) before it was ready`)));
+  });
+  return { child, info: JSON.parse(line) as T };
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as { port: number };
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+async function waitForPort(port: number, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect({ port, host: '127.0.0.1' }, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > end) throw new Error(`nothing listens on ${port}`);
+    await sleep(50);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory: proportional set size, so pages shared between websockify's forks count once in total.
+
+function pssKiB(pid: number): number {
+  try {
+    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0; // exited meanwhile
+  }
+}
+
+/** The PID and all its descendants (websockify's per-connection forks). */
+function processTree(root: number): number[] {
+  const parent = new Map<number, number>();
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      // Field 4 of stat is the PPID; the command (field 2) may contain spaces, so split after ')'.
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parent.set(Number(e), ppid);
+    } catch {
+      /* gone */
+    }
+  }
+  const out = [root];
+  for (let i = 0; i < out.length; i++) for (const [pid, pp] of parent) if (pp === out[i]) out.push(pid);
+  return out;
+}
+
+const treePssKiB = (root: number): { kib: number; processes: number } => {
+  const pids = processTree(root);
+  return { kib: pids.reduce((a, p) => a + pssKiB(p), 0), processes: pids.length };
+};
+
+/**
+ * CPU time (s) used by a process tree so far, reaped children included (websockify's finished
+ * per-connection forks land in its cutime/cstime). Unlike MB/s, CPU per byte barely depends on
+ * what else runs on the machine.
+ */
+function treeCpuSeconds(root: number): number {
+  let ticks = 0;
+  for (const pid of processTree(root)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // Fields 14-17 of stat (utime, stime, cutime, cstime) are 11-14 after the ')' split.
+      ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    } catch {
+      /* gone */
+    }
+  }
+  return ticks / 100; // USER_HZ is 100 on Linux
+}
+
+const loadavg = (): number => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+
+// ---------------------------------------------------------------------------------------------
+// Client connections: one shape for a raw TCP socket and a websocket.
+
+interface Conn {
+  send(b: Buffer): void;
+  /** Resolves once `n` more bytes have arrived. */
+  receive(n: number): Promise<void>;
+  close(): void;
+}
+
+function byteWaiter() {
+  let need = 0;
+  let got = 0;
+  let done: (() => void) | undefined;
+  return {
+    add(n: number): void {
+      got += n;
+      if (done && got >= need) {
+        const d = done;
+        done = undefined;
+        got -= need;
+        d();
+      }
+    },
+    wait(n: number): Promise<void> {
+      return new Promise((resolve) => {
+        need = n;
+        if (got >= need) {
+          got -= need;
+          resolve();
+        } else done = resolve;
+      });
+    },
+  };
+}
+
+async function tcpConn(port: number): Promise<Conn> {
+  const w = byteWaiter();
+  const s: Socket = connect({ port, host: '127.0.0.1', noDelay: true });
+  s.on('data', (d: Buffer) => w.add(d.length));
+  await new Promise<void>((resolve, reject) => {
+    s.once('connect', resolve);
+    s.once('error', reject);
+  });
+  await w.wait(BANNER.length);
+  return { send: (b) => s.write(b), receive: (n) => w.wait(n), close: () => s.destroy() };
+}
+
+async function wsConn(url: string): Promise<Conn> {
+  const w = byteWaiter();
+  // noVNC's subprotocol; no compression offer (VNC data is compressed or raw pixels already).
+  const ws = new WebSocket(url, ['binary'], { perMessageDeflate: false });
+  ws.binaryType = 'nodebuffer';
+  ws.on('message', (d: Buffer) => w.add(d.length));
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_q, res) => reject(new Error(`HTTP ${res.statusCode} on upgrade`)));
+    ws.once('close', (code, reason) => reject(new Error(`closed ${code} ${reason.toString()}`)));
+  });
+  await w.wait(BANNER.length);
+  return { send: (b) => ws.send(b, { binary: true }), receive: (n) => w.wait(n), close: () => ws.terminate() };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Modes
+
+interface Mode {
+  name: 'direct' | 'websockify' | 'limen';
+  label: string;
+  open(): Promise<Conn>;
+  /** The proxy's process (none for direct). */
+  pid?: number;
+  gc?(): Promise<void>;
+}
+
+async function limenTicketUrl(base: string, token: string, uuid: string): Promise<string> {
+  const r = await fetch(`${base}/api/vms/${uuid}/console`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+  if (r.status !== 200) throw new Error(`ticket: HTTP ${r.status} ${await r.text()}`);
+  const { ws_url } = (await r.json()) as { ws_url: string };
+  return base.replace(/^http/, 'ws') + ws_url;
+}
+
+async function startLimen(sourcePort: number): Promise<Mode> {
+  const { child, info } = await startNodeChild<{ port: number; username: string; password: string; uuid: string }>('limen-server.ts', [String(sourcePort)], [
+    '--expose-gc',
+    // For finding per-byte costs, e.g. BENCH_LIMEN_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/p" or "--trace-gc".
+    ...(process.env.BENCH_LIMEN_FLAGS?.split(' ').filter(Boolean) ?? []),
+  ]);
+  const base = `http://127.0.0.1:${info.port}`;
+  const login = await fetch(`${base}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: info.username, password: info.password }),
+  });
+  if (login.status !== 200) throw new Error(`login: HTTP ${login.status}`);
+  const { access_token } = (await login.json()) as { access_token: string };
+  return {
+    name: 'limen',
+    label: 'LIMEN console proxy',
+    pid: child.pid,
+    open: async () => wsConn(await limenTicketUrl(base, access_token, info.uuid)),
+    gc: () =>
+      new Promise<void>((resolve) => {
+        child.once('message', () => resolve());
+        child.send('gc');
+      }),
+  };
+}
+
+async function startWebsockify(sourcePort: number): Promise<Mode> {
+  const port = await freePort();
+  // Debian's websockify (python3): one forked process per connection, as deployed with noVNC.
+  const child = spawn('websockify', [`127.0.0.1:${port}`, `127.0.0.1:${sourcePort}`], { stdio: 'ignore' });
+  children.push(child);
+  await waitForPort(port);
+  return { name: 'websockify', label: 'websockify (Debian)', pid: child.pid, open: () => wsConn(`ws://127.0.0.1:${port}/`) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measurements
+
+/** MB/s of one bulk transfer, and the proxy's CPU seconds per GB moved (when there is a proxy). */
+async function throughput(mode: Mode, bytes: number): Promise<{ mbs: number; cpuPerGB: number | null }> {
+  const c = await mode.open();
+  let s: number;
+  let cpu0 = 0;
+  try {
+    // Warm-up (JIT, socket buffers), then the measured transfer on the same connection.
+    c.send(bulkRequest(8e6));
+    await c.receive(8e6);
+    if (mode.pid) cpu0 = treeCpuSeconds(mode.pid);
+    const t0 = process.hrtime.bigint();
+    c.send(bulkRequest(bytes));
+    await c.receive(bytes);
+    s = Number(process.hrtime.bigint() - t0) / 1e9;
+  } finally {
+    c.close();
+  }
+  if (!mode.pid) return { mbs: bytes / 1e6 / s, cpuPerGB: null };
+  await sleep(300); // websockify reaps the connection's fork: its CPU time moves to the parent
+  return { mbs: bytes / 1e6 / s, cpuPerGB: (treeCpuSeconds(mode.pid) - cpu0) / (bytes / 1e9) };
+}
+
+/**
+ * Sequential 64-byte echoes, measured in batches that rotate over the modes on one open connection
+ * each, so a burst of other work on the machine hits every mode alike instead of one of them.
+ */
+async function roundTrips(modes: Mode[], n: number): Promise<Record<string, number[]>> {
+  const msg = Buffer.alloc(64, 0x42);
+  const conns = await Promise.all(modes.map((m) => m.open()));
+  const out: Record<string, number[]> = Object.fromEntries(modes.map((m) => [m.name, []]));
+  const batch = 100;
+  try {
+    for (let done = -200; done < n; done += batch) {
+      for (const [i, c] of conns.entries()) {
+        for (let k = 0; k < batch; k++) {
+          const t0 = process.hrtime.bigint();
+          c.send(msg);
+          await c.receive(msg.length);
+          // The first 200 of each mode are warm-up (JIT, socket buffers).
+          if (done >= 0) out[modes[i]!.name]!.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        }
+      }
+    }
+  } finally {
+    for (const c of conns) c.close();
+  }
+  for (const xs of Object.values(out)) xs.sort((a, b) => a - b);
+  return out;
+}
+
+const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * (sorted.length - 1)))]!;
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+
+async function idleSessionKiB(mode: Mode, n: number): Promise<{ perSessionKiB: number; before: number; after: number; processes: number }> {
+  if (mode.pid === undefined) throw new Error('no process to measure');
+  // One session opened and closed first, so lazily loaded code is in the baseline, not the delta.
+  (await mode.open()).close();
+  await sleep(500);
+  await mode.gc?.();
+  const before = treePssKiB(mode.pid).kib;
+  const conns: Conn[] = [];
+  const queue = Array.from({ length: n }, (_, i) => i);
+  // A few at a time: like browsers arriving, without a connect storm against a 2-core machine.
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (queue.shift() !== undefined) conns.push(await mode.open());
+    }),
+  );
+  await sleep(1500); // let the sessions settle (session rows written, buffers released)
+  await mode.gc?.();
+  const after = treePssKiB(mode.pid);
+  for (const c of conns) c.close();
+  await sleep(1000);
+  return { perSessionKiB: (after.kib - before) / n, before, after: after.kib, processes: after.processes };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results
+
+interface Entry {
+  name: string;
+  value: number;
+  unit: string;
+  baseline: number | null;
+  ratio: number | null;
+  target: string | null;
+  met: boolean | null;
+}
+
+const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
+
+function writeResults(entries: Entry[], md: string): { json: string; mdPath: string } {
+  const date = new Date().toISOString().slice(0, 10);
+  mkdirSync(RESULTS, { recursive: true });
+  const json = join(RESULTS, `${date}.json`);
+  // Other benches write into the same day's file: replace only our own entries.
+  const existing: Entry[] = existsSync(json) ? (JSON.parse(readFileSync(json, 'utf8')) as Entry[]) : [];
+  const ours = new Set(entries.map((e) => e.name));
+  writeFileSync(json, `${JSON.stringify([...existing.filter((e) => !ours.has(e.name)), ...entries], null, 2)}\n`);
+  const mdPath = join(RESULTS, `${date}-console.md`);
+  writeFileSync(mdPath, md);
+  return { json, mdPath };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const t0 = Date.now();
+  if (spawnSync('sh', ['-c', 'command -v websockify'], { stdio: 'ignore' }).status !== 0) {
+    throw new Error('websockify is not installed: apt-get install -y websockify (the bench compares against it)');
+  }
+  for (let waited = 0; loadavg() > MAX_LOAD && waited < LOAD_WAIT_S; waited += 5) {
+    if (waited === 0) console.log(`load ${loadavg()} > ${MAX_LOAD}: waiting up to ${LOAD_WAIT_S} s for a calmer machine`);
+    await sleep(5000);
+  }
+  const loadStart = loadavg();
+  console.log(`console bench: ${BULK_BYTES / 1e6} MB bulk × ${RUNS}, ${RTT_N} round trips, ${SESSIONS} idle sessions; load ${loadStart}`);
+
+  const source = await startNodeChild<{ port: number }>('source.ts', []);
+  const direct: Mode = { name: 'direct', label: 'direct TCP', open: () => tcpConn(source.info.port) };
+  const websockify = await startWebsockify(source.info.port);
+  const limen = await startLimen(source.info.port);
+  const modes = [direct, websockify, limen];
+
+  // Memory first, on fresh proxy processes (a bulk transfer before would inflate the baseline).
+  const mem: Record<string, Awaited<ReturnType<typeof idleSessionKiB>>> = {};
+  for (const m of [limen, websockify]) {
+    mem[m.name] = await idleSessionKiB(m, SESSIONS);
+    console.log(`  ${m.label}: ${round(mem[m.name]!.perSessionKiB, 1)} KiB PSS per idle session (${mem[m.name]!.processes} processes)`);
+  }
+
+  // Interleaved runs, so a change in the machine's load hits every mode alike.
+  const tput: Record<string, number[]> = { direct: [], websockify: [], limen: [] };
+  const cpu: Record<string, number[]> = { direct: [], websockify: [], limen: [] };
+  for (let r = 0; r < RUNS; r++) {
+    for (const m of modes) {
+      const x = await throughput(m, BULK_BYTES);
+      tput[m.name]!.push(x.mbs);
+      if (x.cpuPerGB !== null) cpu[m.name]!.push(x.cpuPerGB);
+    }
+  }
+  const rtt = await roundTrips(modes, RTT_N);
+  for (const m of modes) {
+    const c = cpu[m.name]!.length ? `, proxy CPU ${round(median(cpu[m.name]!), 2)} s/GB` : '';
+    console.log(`  ${m.label}: ${round(median(tput[m.name]!), 0)} MB/s (runs ${tput[m.name]!.map((x) => round(x, 0)).join(', ')})${c}; RTT p50 ${round(pct(rtt[m.name]!, 0.5), 3)} ms p99 ${round(pct(rtt[m.name]!, 0.99), 3)} ms`);
+  }
+  const loadEnd = loadavg();
+
+  await Promise.all([...children].reverse().map(stopChild));
+
+  const T = (name: string) => median(tput[name]!);
+  const P = (name: string, p: number) => pct(rtt[name]!, p);
+  const e = (name: string, value: number, unit: string, baseline: number | null, target: string | null, met: boolean | null, ratio?: number): Entry => ({
+    name: `console.${name}`,
+    value: round(value, 3),
+    unit,
+    baseline: baseline === null ? null : round(baseline, 3),
+    ratio: ratio !== undefined ? round(ratio, 3) : baseline ? round(value / baseline, 3) : null,
+    target,
+    met,
+  });
+  const p99Added = P('limen', 0.99) - P('direct', 0.99);
+  const entries: Entry[] = [
+    e('direct.throughput', T('direct'), 'MB/s', null, null, null),
+    e('websockify.throughput', T('websockify'), 'MB/s', T('direct'), null, null),
+    e('limen.throughput_vs_websockify', T('limen'), 'MB/s', T('websockify'), `>= ${TARGETS.vsWebsockify}x websockify`, T('limen') >= TARGETS.vsWebsockify * T('websockify')),
+    e('limen.throughput_vs_direct', T('limen'), 'MB/s', T('direct'), `>= ${TARGETS.vsDirect * 100}% of direct TCP`, T('limen') >= TARGETS.vsDirect * T('direct')),
+    e('direct.rtt_p50', P('direct', 0.5), 'ms', null, null, null),
+    e('direct.rtt_p99', P('direct', 0.99), 'ms', null, null, null),
+    e('websockify.rtt_p50', P('websockify', 0.5), 'ms', P('direct', 0.5), null, null),
+    e('websockify.rtt_p99', P('websockify', 0.99), 'ms', P('direct', 0.99), null, null),
+    e('limen.rtt_p50', P('limen', 0.5), 'ms', P('direct', 0.5), null, null),
+    e('limen.rtt_p99', P('limen', 0.99), 'ms', P('direct', 0.99), null, null),
+    e('limen.rtt_p99_added', p99Added, 'ms', P('direct', 0.99), `<= ${TARGETS.p99AddedMs} ms`, p99Added <= TARGETS.p99AddedMs, p99Added / P('direct', 0.99)),
+    e('websockify.idle_session_pss', mem.websockify!.perSessionKiB, 'KiB', null, null, null),
+    e('limen.idle_session_pss', mem.limen!.perSessionKiB, 'KiB', mem.websockify!.perSessionKiB, `<= ${TARGETS.idleKiB} KiB`, mem.limen!.perSessionKiB <= TARGETS.idleKiB),
+    e('websockify.cpu_per_gb', median(cpu.websockify!), 's/GB', null, null, null),
+    e('limen.cpu_per_gb', median(cpu.limen!), 's/GB', median(cpu.websockify!), null, null),
+    e('load_1min_start', loadStart, 'load', null, `<= ${MAX_LOAD} for a quiet machine`, loadStart <= MAX_LOAD),
+    e('load_1min_end', loadEnd, 'load', null, `<= ${MAX_LOAD} for a quiet machine`, loadEnd <= MAX_LOAD),
+  ];
+
+  const wsv = spawnSync('dpkg-query', ['-W', '-f=${Version}', 'websockify'], { encoding: 'utf8' }).stdout || 'unknown';
+  const row = (m: Mode) =>
+    `| ${m.label} | ${round(T(m.name), 0)} (${tput[m.name]!.map((x) => round(x, 0)).join(' / ')}) | ${cpu[m.name]!.length ? round(median(cpu[m.name]!), 2) : '—'} | ${round(P(m.name, 0.5), 3)} | ${round(P(m.name, 0.99), 3)} | ${mem[m.name] ? `${round(mem[m.name]!.perSessionKiB, 1)} KiB (${mem[m.name]!.processes} proc.)` : '—'} |`;
+  const met = (n: string) => entries.find((x) => x.name === `console.${n}`)?.met ?? null;
+  const tick = (b: boolean | null) => (b ? 'met' : 'MISSED');
+  const md = `# Console proxy benchmark — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC
+
+Machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), Node ${process.version}, websockify ${wsv}.
+1-min load ${loadStart} at start, ${loadEnd} at end (other work was running on this shared machine
+when it is above ${MAX_LOAD}; numbers are then pessimistic for all modes alike). Total bench time ${round((Date.now() - t0) / 1000, 0)} s.
+
+Source: a VNC-like TCP server in its own process (bench/console/source.ts); client: Node \`net\` /
+\`ws\` (no compression) in the bench process; each proxy in its own process. Throughput: ${BULK_BYTES / 1e6} MB
+source → client after an 8 MB warm-up, median of ${RUNS} interleaved runs (all runs in brackets).
+Proxy CPU: user+system seconds of the proxy process(es) per GB moved (load-independent, unlike MB/s).
+Round trips: ${RTT_N} sequential 64-byte echoes per path after 200 warm-up, in batches of 100
+rotating over the paths. Memory: PSS of the proxy
+process(es) with ${SESSIONS} idle sessions minus before, divided by ${SESSIONS} (LIMEN: after a full GC;
+its sessions include the ticket check and the session/audit rows in the embedded database).
+
+| path | MB/s | proxy CPU s/GB | RTT p50 ms | RTT p99 ms | PSS per idle session |
+|---|---|---|---|---|---|
+${modes.map(row).join('\n')}
+
+| target | value | |
+|---|---|---|
+| ≥ ${TARGETS.vsWebsockify}× websockify's throughput | ${round(T('limen') / T('websockify'), 2)}× | ${tick(met('limen.throughput_vs_websockify'))} |
+| ≥ ${TARGETS.vsDirect * 100} % of direct TCP | ${round((100 * T('limen')) / T('direct'), 0)} % | ${tick(met('limen.throughput_vs_direct'))} |
+| p99 added latency ≤ ${TARGETS.p99AddedMs} ms | ${round(p99Added, 3)} ms | ${tick(met('limen.rtt_p99_added'))} |
+| ≤ ${TARGETS.idleKiB} KiB per idle session | ${round(mem.limen!.perSessionKiB, 1)} KiB (websockify ${round(mem.websockify!.perSessionKiB, 0)} KiB) | ${tick(met('limen.idle_session_pss'))} |
+`;
+  const { json, mdPath } = writeResults(entries, md);
+  console.log(md);
+  console.log(`results: ${json}, ${mdPath}`);
+}
+
+main().then(
+  () => process.exit(0),
+  async (err: unknown) => {
+    console.error(err);
+    await Promise.all(children.map(stopChild));
+    process.exit(1);
+  },
+);
