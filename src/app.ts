@@ -166,7 +166,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(registerQuotaRoutes(ctx, quotas));
   await app.register(registerVmModule(ctx, { disks: deps.disks ?? createDiskImages(), accel: deps.accel ?? (config.vmAccel === 'kvm' ? 'kvm' : 'tcg'), ...deps.vmOptions }));
   await app.register(registerAlertRoutes(ctx));
-  await app.register(registerSnapshotRoutes(createSnapshotsService(ctx, { driver: ctx.driver, ...ctx.vmAccess }, quotas)));
+  const snapshots = createSnapshotsService(ctx, { driver: ctx.driver, ...ctx.vmAccess }, quotas);
+  await app.register(registerSnapshotRoutes(snapshots));
   await app.register(
     registerConsoleRoutes(
       ctx,
@@ -197,6 +198,15 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         metrics.hostMemory.set(s.memoryPercent);
         metrics.hostDisk.set(s.diskPercent);
       },
+    }),
+    // Settles snapshot rows a crash left mid-operation and drops rows whose snapshot vanished.
+    runLoop({
+      name: 'snapshot-reconciler',
+      everyMs: 30_000,
+      signal: closing.signal,
+      log: logger,
+      metrics,
+      tick: () => snapshots.reconcile((uuid) => ctx.vmAccess.isBusy(uuid)),
     }),
     runLoop({
       name: 'dependency-probe',
