@@ -195,3 +195,20 @@ for (const engine of DB_ENGINES) {
     });
   });
 }
+
+describe('host capacity guard', () => {
+  test('creates that would overcommit the host are refused with HOST_CAPACITY_EXCEEDED', async () => {
+    // test:///default reports 16 CPUs: a ratio of 0.125 allows 2 vCPUs in all.
+    const t = await buildTestApp({ env: { LIMEN_CPU_OVERCOMMIT: '0.125' } });
+    try {
+      const u = await newUser(t.app);
+      assert.equal((await t.app.inject({ method: 'POST', url: '/api/vms', headers: u.auth, payload: tiny('fits', { vcpus: 2 }) })).statusCode, 202);
+      const r = await t.app.inject({ method: 'POST', url: '/api/vms', headers: u.auth, payload: tiny('over') });
+      const b = assertErrorBody(r, 409, 'HOST_CAPACITY_EXCEEDED');
+      assert.deepEqual(b.details, { resource: 'vcpus', host: 'default', limit: 2, used: 2, requested: 1 });
+      assert.equal((await t.app.inject({ method: 'GET', url: '/api/vms', headers: u.auth })).json<{ total: number }>().total, 1);
+    } finally {
+      await t.close();
+    }
+  });
+});

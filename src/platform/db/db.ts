@@ -52,8 +52,9 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     const { drizzle } = await import('drizzle-orm/node-postgres');
     const pool = new pg.default.Pool({
       connectionString: opts.databaseUrl,
-      max: 10,
-      connectionTimeoutMillis: 3000,
+      // Bursts queue for a connection; a request that waits this long gets 503 (error handler).
+      max: 20,
+      connectionTimeoutMillis: 10_000,
       idleTimeoutMillis: 10_000,
       // A statement never hangs a request forever when the server stalls.
       statement_timeout: 15_000,

@@ -42,6 +42,23 @@ function fromFastify(err: FastifyError): { code: ErrorCode; message: string; det
   return undefined;
 }
 
+/**
+ * The database (or its connection pool) is unreachable or overloaded: the client gets a 503 it
+ * can retry, not a 500. Matched by PostgreSQL SQLSTATE class 08 / 57P0x and node-postgres/socket
+ * errors, looked up along the cause chain.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  let e: unknown = err;
+  for (let i = 0; i < 5 && e; i++) {
+    const code = (e as { code?: unknown }).code;
+    const msg = String((e as { message?: unknown }).message ?? '');
+    if (typeof code === 'string' && (/^08/.test(code) || /^57P0/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code))) return true;
+    if (/timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED|Client has encountered a connection error|database ping timed out/i.test(msg)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 export function sendError(req: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
   if (err instanceof AppError) {
     if (err.headers) void reply.headers(err.headers);
@@ -56,6 +73,10 @@ export function sendError(req: FastifyRequest, reply: FastifyReply, err: unknown
   if (status === 415) return reply.code(415).send(body(req, 'UNSUPPORTED_MEDIA_TYPE', 'Unsupported content type'));
   if (status !== undefined && status >= 400 && status < 500) {
     return reply.code(400).send(body(req, 'VALIDATION_FAILED', 'Bad request', { field: 'request' }));
+  }
+  if (isDatabaseUnavailable(err)) {
+    req.log.warn({ err }, 'database unavailable');
+    return reply.code(503).header('retry-after', '5').send(body(req, 'UNAVAILABLE', 'The database is unavailable; try again shortly'));
   }
   req.log.error({ err }, 'unhandled error');
   return reply.code(500).send(body(req, 'INTERNAL', 'Internal server error'));
