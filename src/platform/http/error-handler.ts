@@ -51,7 +51,8 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   let e: unknown = err;
   for (let i = 0; i < 5 && e; i++) {
     const code = (e as { code?: unknown }).code;
-    const msg = String((e as { message?: unknown }).message ?? '');
+    const m = (e as { message?: unknown }).message;
+    const msg = typeof m === 'string' ? m : '';
     if (typeof code === 'string' && (/^08/.test(code) || /^57P0/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code))) return true;
     if (/timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED|Client has encountered a connection error|database ping timed out/i.test(msg)) return true;
     e = (e as { cause?: unknown }).cause;
