@@ -4,9 +4,18 @@
 set -euo pipefail
 source "$(dirname "$0")/../lib/common.sh"
 
-PORT="${LIMEN_PG_PORT:-55432}"
 DIR="$LIMEN_STATE/pg"
 PGBIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)"
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# The port this cluster uses is remembered; a first start skips ports another process holds.
+if [ -f "$DIR/port" ]; then
+  PORT=$(cat "$DIR/port")
+else
+  PORT="${LIMEN_PG_PORT:-55432}"
+  if [ "${1:-}" = start ]; then
+    for _ in $(seq 1 50); do port_busy "$PORT" || break; PORT=$((PORT + 1)); done
+  fi
+fi
 URL="postgres://postgres@127.0.0.1:$PORT/postgres"
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
@@ -15,6 +24,7 @@ case "${1:-}" in
     [ -n "$PGBIN" ] || { echo "PostgreSQL server not installed" >&2; exit 1; }
     if as_pg "$PGBIN/pg_ctl" -D "$DIR/data" status >/dev/null 2>&1; then echo "$URL"; exit 0; fi
     mkdir -p "$DIR"
+    echo "$PORT" > "$DIR/port"
     [ "$(id -u)" = 0 ] && chown postgres:postgres "$DIR"
     # postgres must traverse the state dir; the data dir itself stays private to postgres.
     chmod o+x "$LIMEN_STATE" "$DIR" 2>/dev/null || true
