@@ -1,7 +1,9 @@
 // One database handle for both engines: a PostgreSQL server (DATABASE_URL) or the embedded
 // PGlite in the data dir. Both speak the same SQL dialect, so repos and migrations are shared.
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 
@@ -73,7 +75,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
   const { drizzle } = await import('drizzle-orm/pglite');
   const dir = opts.memory ? 'memory://' : join(opts.dataDir, 'db');
   if (!opts.memory) mkdirSync(dir, { recursive: true });
-  const pglite = await PGlite.create(dir);
+  const pglite = await PGlite.create(dir, await pgliteAssets());
   const db = drizzle(pglite) as unknown as Db;
   return {
     db,
@@ -82,6 +84,21 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     ping: (ms) => pingDb(db, ms),
     close: () => pglite.close(),
   };
+}
+
+/**
+ * PGlite's WebAssembly compiled once per process: compiling it is most of PGlite's start-up cost
+ * (seconds on a busy 2-core machine), and the CLI, the drill and tests open several databases.
+ */
+let assets: Promise<{ pgliteWasmModule: WebAssembly.Module; initdbWasmModule: WebAssembly.Module; fsBundle: Blob }> | undefined;
+function pgliteAssets() {
+  assets ??= (async () => {
+    const dist = dirname(fileURLToPath(import.meta.resolve('@electric-sql/pglite')));
+    const [pglite, initdb, data] = await Promise.all(['pglite.wasm', 'initdb.wasm', 'pglite.data'].map((f) => readFile(join(dist, f))));
+    const [pgliteWasmModule, initdbWasmModule] = await Promise.all([WebAssembly.compile(pglite!), WebAssembly.compile(initdb!)]);
+    return { pgliteWasmModule, initdbWasmModule, fsBundle: new Blob([data!]) };
+  })();
+  return assets;
 }
 
 async function pingDb(db: Db, ms: number): Promise<boolean> {
