@@ -32,11 +32,14 @@ export interface FakeState {
   user: { id: string; username: string; role: 'user' | 'admin' };
   limits: Limits;
   vms: FakeVm[];
-  isos: { name: string; size_bytes: number }[];
+  isos: { id: string; name: string; size_bytes: number; sha256: string; created_at: string }[];
   /** Events socket of the page, once connected. */
   events?: WebSocketRoute;
   requests: string[];
 }
+
+/** The fake library's one ISO (the API takes ISOs by id). */
+export const GRUB_ISO_ID = '00000000-0000-4000-8000-0000000000f1';
 
 const KEYS = ['vms', 'vcpus', 'memory_mb', 'disk_gb', 'snapshots', 'running_vms', 'running_vcpus', 'running_memory_mb'];
 
@@ -58,7 +61,7 @@ export function newFakeState(partial: Partial<FakeState> = {}): FakeState {
     user: { id: '00000000-0000-4000-8000-000000000001', username: 'alice', role: 'user' },
     limits: { vms: 5, vcpus: 8, memory_mb: 16384, disk_gb: 200, snapshots: 10, running_vms: 3, running_vcpus: 8, running_memory_mb: 16384 },
     vms: [],
-    isos: [{ name: 'grub-rescue.iso', size_bytes: 5_000_000 }],
+    isos: [{ id: GRUB_ISO_ID, name: 'grub-rescue.iso', size_bytes: 5_000_000, sha256: '0'.repeat(64), created_at: new Date(0).toISOString() }],
     requests: [],
     ...partial,
   };
@@ -104,7 +107,9 @@ export async function installFakeApi(page: Page, s: FakeState): Promise<void> {
       return json(route, 202, vm);
     }
     if (vm && vmMatch?.[2] === '/snapshots') return json(route, 200, { items: [], total: 0 });
-    if (vm && vmMatch?.[2] === '/stats') return json(route, 200, { cpu_percent: 3.5, memory_used_mb: 40, guest_ips: [] });
+    if (vm && vmMatch?.[2] === '/stats') {
+      return json(route, 200, { uuid: vm.uuid, state: vm.state, cpu_percent: 3.5, memory: { used_mb: 40, total_mb: vm.memory_mb }, disk: { read_bytes_per_s: 0, write_bytes_per_s: 0 }, net: { rx_bytes_per_s: 0, tx_bytes_per_s: 0 }, guest_ips: 'unknown', interval_s: 5, at: new Date().toISOString() });
+    }
     return err(route, 404, 'NOT_FOUND', `Route ${req.method()} ${url.pathname} not found`);
   });
 }

@@ -3,7 +3,8 @@
 import { strict as assert } from 'node:assert';
 import { describe, test } from 'node:test';
 import { exceededByCreate, exceededByStart, fits, isOverLimit, remaining, usageFraction, type Quota } from '../../web/src/lib/quota.js';
-import { applyVmEvent, applyVmEventToOne, mergeFetchedVms } from '../../web/src/lib/vm-events.js';
+import { applyVmEvent, applyVmEventToOne, mergeFetchedVms, parseEventMessage } from '../../web/src/lib/vm-events.js';
+import { MAX_RECONNECTS, closeOutcome, reconnectDelayMs } from '../../web/src/lib/console-close.js';
 import { defaultSize, sizeOptions } from '../../web/src/lib/vm-sizes.js';
 import { checkPassword } from '../../web/src/lib/password-policy.js';
 import { actionsFor } from '../../web/src/lib/vm-actions.js';
@@ -129,5 +130,40 @@ describe('small UI rules', () => {
     const text = '# HELP host_cpu_usage_percent x\n# TYPE host_cpu_usage_percent gauge\nhost_cpu_usage_percent 12.5\nhost_cpu_usage_percent_other 1\n';
     assert.equal(readGauge(text, 'host_cpu_usage_percent'), 12.5);
     assert.equal(readGauge(text, 'host_disk_usage_percent'), undefined);
+  });
+
+  test('power actions follow the server\'s allowed_actions when the VM carries them', () => {
+    assert.deepEqual(actionsFor('running', ['stop', 'shutdown']), ['shutdown', 'stop'], 'table order, server set');
+    assert.deepEqual(actionsFor('stopped', []), []);
+  });
+
+  test('events: snapshots mean resync, VM events pass, anything else is ignored', () => {
+    assert.deepEqual(parseEventMessage('{"type":"snapshot","vms":[]}'), { type: 'resync' });
+    const ev = parseEventMessage('{"type":"vm.stats","vm":{"uuid":"u1"},"stats":{"cpu_percent":1}}');
+    assert.equal(ev?.type, 'vm.stats');
+    assert.equal(parseEventMessage('not json'), null);
+    assert.equal(parseEventMessage('{"type":"vm.state"}'), null, 'no vm');
+    assert.equal(parseEventMessage('{"type":"ping","vm":{"uuid":"u"}}'), null);
+  });
+});
+
+describe('console close codes', () => {
+  test('final codes never reconnect and say why', () => {
+    for (const code of [4001, 4002, 4003, 4004, 4005, 4007, 4008]) {
+      const o = closeOutcome(code, 'server reason', 0);
+      assert.equal(o.retry, false, String(code));
+      assert.ok(o.message.length > 10, String(code));
+    }
+    assert.match(closeOutcome(4002, '', 0).message, /Too many consoles/);
+    assert.match(closeOutcome(4005, '', 0).message, /administrator/);
+    assert.deepEqual(closeOutcome(1000, '', 0), { retry: false, message: '' }, 'our own close');
+  });
+
+  test('transient closes reconnect with a new ticket, up to a limit', () => {
+    for (const code of [1006, 1001, 4000, 4006]) assert.equal(closeOutcome(code, '', 0).retry, true, String(code));
+    const last = closeOutcome(1006, 'gone', MAX_RECONNECTS);
+    assert.equal(last.retry, false);
+    assert.match(last.message, /could not reconnect/);
+    assert.deepEqual([1, 2, 3, 4, 5, 6].map(reconnectDelayMs), [500, 1000, 2000, 4000, 8000, 8000]);
   });
 });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { chromiumSkipReason, recordConsole, withBrowser } from './browser.js';
-import { installFakeApi, newFakeState, pushEvent, serveDist, type FakeState } from './fake-api.js';
+import { GRUB_ISO_ID, installFakeApi, newFakeState, pushEvent, serveDist, type FakeState } from './fake-api.js';
 
 const ARTIFACTS = process.env.LIMEN_TEST_ARTIFACTS ?? join(tmpdir(), 'limen-ui-artifacts');
 const skip = chromiumSkipReason();
@@ -66,7 +66,8 @@ test('create dialog disables sizes over quota, shows server errors inline, then 
     assert.equal(await memory.locator('option[value="2048"]').isDisabled(), false);
     assert.equal(await memory.locator('option[value="4096"]').isDisabled(), true, '4 GiB exceeds a 2 GiB quota');
     assert.equal(await dialog.getByLabel('vCPUs').locator('option[value="8"]').isDisabled(), true);
-    assert.equal(await dialog.getByLabel('Installer ISO').inputValue(), 'grub-rescue.iso');
+    assert.equal(await dialog.getByLabel('Installer ISO').inputValue(), GRUB_ISO_ID, 'the ISO is sent by id');
+    assert.equal(await dialog.getByLabel('Installer ISO').locator('option:checked').innerText(), 'grub-rescue.iso');
     await page.screenshot({ path: join(ARTIFACTS, 'create-dialog-fake.png'), fullPage: true });
 
     // The admin lowers the quota meanwhile: the server refuses and the dialog says why.

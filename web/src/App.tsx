@@ -1,7 +1,7 @@
 // Routes. Signed-out pages stand alone; everything else sits inside the app layout, behind the
 // session guard, with one live event connection for the whole session.
 import { useEffect, type ReactElement } from 'react';
-import { Navigate, Route, Routes, useNavigate } from 'react-router-dom';
+import { Navigate, Outlet, Route, Routes, useNavigate } from 'react-router-dom';
 import { setSessionExpiredHandler } from './api/client';
 import { EventsProvider } from './api/events';
 import { useAuth } from './auth/AuthContext';
@@ -16,6 +16,7 @@ import { IsoLibraryPage } from './pages/admin/IsoLibraryPage';
 import { QuotaDefaultsPage } from './pages/admin/QuotaDefaultsPage';
 import { UsersPage } from './pages/admin/UsersPage';
 import { AwaitingApprovalPage } from './pages/AwaitingApprovalPage';
+import { ConsolePage } from './pages/ConsolePage';
 import { DashboardPage } from './pages/DashboardPage';
 import { LoginPage } from './pages/LoginPage';
 import { NotFoundPage } from './pages/NotFoundPage';
@@ -35,14 +36,12 @@ function SessionExpiryRedirect() {
   return null;
 }
 
-function SignedInArea() {
+function SignedInArea({ bare = false }: { bare?: boolean }) {
   const { user } = useAuth();
   return (
     <RequireAuth>
       {/* Keyed by user so switching accounts never reuses the previous user's event stream. */}
-      <EventsProvider key={user?.id ?? 'none'}>
-        <AppLayout />
-      </EventsProvider>
+      <EventsProvider key={user?.id ?? 'none'}>{bare ? <Outlet /> : <AppLayout />}</EventsProvider>
     </RequireAuth>
   );
 }
@@ -57,6 +56,10 @@ export function App() {
         <Route path="/login" element={<LoginPage />} />
         <Route path="/register" element={<RegisterPage />} />
         <Route path="/awaiting-approval" element={<AwaitingApprovalPage />} />
+        {/* The console page has the whole window: no navigation around it. */}
+        <Route element={<SignedInArea bare />}>
+          <Route path="console/:uuid" element={<ConsolePage />} />
+        </Route>
         <Route element={<SignedInArea />}>
           <Route index element={<DashboardPage />} />
           <Route path="vms/:uuid" element={<VmPage />} />

@@ -1,18 +1,24 @@
 // One /ws/events connection per signed-in tab, shared by every page through context. Browsers
 // cannot set headers on a websocket, so the access token goes in the query string (the server
-// must keep it out of its logs). On every (re)connect subscribers are told to resync, because
-// events sent while we were away are lost.
+// must keep it out of its logs). The server sends a `snapshot` on connect and after it lost track
+// of the hypervisor; subscribers then get `resync` and refetch, because events sent while we were
+// away are lost. VM stats arrive only for VMs this tab `watch`es (the VM page).
 import { createContext, useContext, useEffect, useRef, useState, type ReactNode } from 'react';
-import type { VmEvent } from '../lib/vm-events';
+import { parseEventMessage, type VmEvent } from '../lib/vm-events';
 import { getSession, refreshSession } from './session';
 import type { Vm } from './types';
 
 export type LiveStatus = 'connecting' | 'live' | 'offline';
 type Listener = (ev: VmEvent<Vm> | { type: 'resync' }) => void;
 
-interface EventsApi { status: LiveStatus; subscribe: (fn: Listener) => () => void }
+interface EventsApi {
+  status: LiveStatus;
+  subscribe: (fn: Listener) => () => void;
+  /** Ask for `vm.stats` events of one VM until the returned function is called. */
+  watch: (uuid: string) => () => void;
+}
 
-const EventsContext = createContext<EventsApi>({ status: 'offline', subscribe: () => () => undefined });
+const EventsContext = createContext<EventsApi>({ status: 'offline', subscribe: () => () => undefined, watch: () => () => undefined });
 
 export function wsUrl(path: string): string {
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -22,6 +28,8 @@ export function wsUrl(path: string): string {
 export function EventsProvider({ children }: { children: ReactNode }) {
   const [status, setStatus] = useState<LiveStatus>('connecting');
   const listeners = useRef(new Set<Listener>());
+  const watched = useRef(new Map<string, number>()); // uuid → how many components watch it
+  const socket = useRef<WebSocket | null>(null);
 
   useEffect(() => {
     let ws: WebSocket | null = null;
@@ -38,21 +46,21 @@ export function EventsProvider({ children }: { children: ReactNode }) {
       if (!token || stopped) return;
       setStatus('connecting');
       ws = new WebSocket(wsUrl(`/ws/events?token=${encodeURIComponent(token)}`));
+      socket.current = ws;
+      const self = ws;
       ws.onopen = () => {
         failures = 0;
         setStatus('live');
-        emit({ type: 'resync' });
+        // Watches do not survive a reconnect on the server: send them again.
+        for (const uuid of watched.current.keys()) self.send(JSON.stringify({ type: 'watch', uuid }));
       };
       ws.onmessage = (m) => {
-        try {
-          const ev = JSON.parse(String(m.data)) as VmEvent<Vm>;
-          if (ev && typeof ev.type === 'string' && ev.vm && typeof ev.vm.uuid === 'string') emit(ev);
-        } catch {
-          // Not an event we understand (a heartbeat, say): ignore.
-        }
+        const ev = parseEventMessage(m.data);
+        if (ev) emit(ev);
       };
       ws.onclose = (e) => {
         ws = null;
+        socket.current = null;
         if (stopped) return;
         setStatus('offline');
         failures += 1;
@@ -79,6 +87,20 @@ export function EventsProvider({ children }: { children: ReactNode }) {
       listeners.current.add(fn);
       return () => listeners.current.delete(fn);
     },
+    watch: (uuid) => {
+      const send = (type: 'watch' | 'unwatch') => {
+        if (socket.current?.readyState === WebSocket.OPEN) socket.current.send(JSON.stringify({ type, uuid }));
+      };
+      const n = watched.current.get(uuid) ?? 0;
+      watched.current.set(uuid, n + 1);
+      if (n === 0) send('watch');
+      return () => {
+        const left = (watched.current.get(uuid) ?? 1) - 1;
+        if (left > 0) return void watched.current.set(uuid, left);
+        watched.current.delete(uuid);
+        send('unwatch');
+      };
+    },
   });
   value.current = { ...value.current, status };
   return <EventsContext.Provider value={value.current}>{children}</EventsContext.Provider>;
@@ -94,4 +116,10 @@ export function useVmEvents(fn: Listener): void {
   const latest = useRef(fn);
   latest.current = fn;
   useEffect(() => subscribe((ev) => latest.current(ev)), [subscribe]);
+}
+
+/** Receive `vm.stats` events for this VM while the calling component is mounted. */
+export function useWatchVm(uuid: string, enabled: boolean): void {
+  const { watch } = useContext(EventsContext);
+  useEffect(() => (enabled ? watch(uuid) : undefined), [watch, uuid, enabled]);
 }

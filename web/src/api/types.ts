@@ -1,142 +1,64 @@
-// Types of the LIMEN HTTP API, written by hand from CONTRACT.md §4 while the backend is built in
-// parallel. TODO: generate these from the committed /api/openapi.json (openapi-typescript) once
-// every route exists, and delete this file. Shapes the contract leaves open are marked ASSUMED.
-import type { Quota, QuotaLimits } from '../lib/quota';
+// Types of the LIMEN HTTP API, taken from openapi.gen.ts (generated from the server's route
+// schemas by `npm run gen:api`; test/web/api-drift.test.ts keeps it current). Nothing here is
+// written by hand except names for the shapes pages use, and the few routes that do not exist yet
+// (hosts), which are marked NOT IN THE API.
+import type { paths } from './openapi.gen';
 
-export type { Quota, QuotaKey, QuotaLimits, QuotaUsage } from '../lib/quota';
+type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
+type JsonOf<R> = R extends { content: { 'application/json': infer T } } ? T : never;
+/** The JSON body of the first 2xx response of `method path`. */
+export type ResponseOf<P extends keyof paths, M extends Method> = paths[P][M] extends { responses: infer R }
+  ? JsonOf<R extends { 200: infer A } ? A : R extends { 201: infer B } ? B : R extends { 202: infer C } ? C : never>
+  : never;
+/** The JSON request body of `method path`. */
+export type BodyOf<P extends keyof paths, M extends Method> = paths[P][M] extends { requestBody?: infer B } ? JsonOf<NonNullable<B>> : never;
+/** The query parameters of `method path`. */
+export type QueryOf<P extends keyof paths, M extends Method> = paths[P][M] extends { parameters: { query?: infer Q } } ? NonNullable<Q> : never;
+
+/** Query strings are strings on the wire; pages hold numbers and empty filters, which withQuery() drops. */
+type Loose<Q> = { [K in keyof Q]?: Q[K] | number | '' };
 
 export interface List<T> { items: T[]; total: number }
+type ItemOf<L> = L extends { items: (infer T)[] } ? T : never;
 
-export type Role = 'user' | 'admin';
-export type UserStatus = 'pending' | 'active' | 'rejected' | 'disabled';
+export type Health = ResponseOf<'/api/health', 'get'>;
+export type TokenResponse = ResponseOf<'/api/auth/login', 'post'>;
+export type SessionUser = TokenResponse['user'];
+export type Role = SessionUser['role'];
 
-export interface SessionUser { id: string; username: string; role: Role }
+export type AdminUser = ResponseOf<'/api/admin/users/{id}/approve', 'post'>;
+export type UserStatus = AdminUser['status'];
+export type UserFilter = Loose<QueryOf<'/api/admin/users', 'get'>>;
 
-export interface TokenResponse {
-  access_token: string;
-  token_type: 'Bearer';
-  expires_in: number;
-  user: SessionUser;
-}
+export type Quota = ResponseOf<'/api/quota', 'get'>;
+export type UserQuota = ResponseOf<'/api/admin/users/{id}/quota', 'get'>;
+export type QuotaDefaults = ResponseOf<'/api/admin/quota-defaults', 'get'>;
+export type QuotaPatch = BodyOf<'/api/admin/quota-defaults', 'put'>;
+export type UserQuotaPatch = BodyOf<'/api/admin/users/{id}/quota', 'put'>;
 
-export interface Health {
-  status: 'ok' | 'degraded';
-  db: 'connected' | 'disconnected';
-  libvirt: 'connected' | 'disconnected' | 'simulated';
-  time: string;
-  version: string;
-}
+export type Vm = ResponseOf<'/api/vms/{uuid}', 'get'>;
+export type VmState = Vm['state'];
+export type VmAction = BodyOf<'/api/vms/{uuid}/action', 'post'>['action'];
+export type VmCreate = BodyOf<'/api/vms', 'post'>;
+export type VmPatch = BodyOf<'/api/vms/{uuid}', 'patch'>;
+export type VmPatchResult = ResponseOf<'/api/vms/{uuid}', 'patch'>;
+export type VmStats = ResponseOf<'/api/vms/{uuid}/stats', 'get'>;
+export type VmMedia = ResponseOf<'/api/vms/{uuid}/media', 'get'>;
+export type BootOrder = ResponseOf<'/api/vms/{uuid}/boot-order', 'get'>;
+export type BootDevice = BootOrder['boot_order'][number];
+export const BOOT_DEVICES: readonly BootDevice[] = ['cdrom', 'hd', 'network'];
+export type AdminVmList = ResponseOf<'/api/admin/vms', 'get'>;
 
-export const VM_STATES = ['creating', 'stopped', 'starting', 'running', 'paused', 'stopping', 'deleting', 'error', 'missing'] as const;
-export type VmState = (typeof VM_STATES)[number];
+export type Snapshot = ResponseOf<'/api/snapshots/{id}/restore', 'post'>;
+export type ConsoleTicket = ResponseOf<'/api/vms/{uuid}/console', 'post'>;
+export type ConsoleSession = ItemOf<ResponseOf<'/api/admin/console-sessions', 'get'>>;
+export type Iso = ResponseOf<'/api/admin/isos/{name}', 'put'>;
+export type AuditEntry = ItemOf<ResponseOf<'/api/admin/audit', 'get'>>;
+export type AuditQuery = Loose<QueryOf<'/api/admin/audit', 'get'>>;
+export type Alert = ItemOf<ResponseOf<'/api/alerts', 'get'>>;
+export type Backup = ResponseOf<'/api/admin/backups', 'post'>;
 
-export interface Vm {
-  uuid: string;
-  name: string;
-  state: VmState;
-  vcpus: number;
-  memory_mb: number;
-  disk_gb: number;
-  iso: string | null;
-  owner_id: string;
-  host: string | null;
-  created_at: string;
-  updated_at: string;
-  owner_username?: string; // ASSUMED: present in GET /api/admin/vms
-}
-
-export interface VmCreate { name: string; vcpus: number; memory_mb: number; disk_gb: number; iso?: string }
-export type VmResize = Partial<Pick<Vm, 'vcpus' | 'memory_mb' | 'disk_gb'>>;
-
-export const VM_ACTIONS = ['start', 'shutdown', 'stop', 'reboot', 'reset', 'pause', 'resume'] as const;
-export type VmAction = (typeof VM_ACTIONS)[number];
-
-/** ASSUMED shape of GET /api/vms/{uuid}/stats. */
-export interface VmStats {
-  cpu_percent?: number;
-  memory_used_mb?: number;
-  disk_read_bps?: number;
-  disk_write_bps?: number;
-  net_rx_bps?: number;
-  net_tx_bps?: number;
-  guest_ips?: string[];
-}
-
-/** ASSUMED shape of GET /api/vms/{uuid}/media: the VM's CD-ROM and what it holds. */
-export interface VmMedia { iso: string | null; applies?: 'now' | 'next_boot' }
-/** ASSUMED body of POST /api/vms/{uuid}/media. */
-export type VmMediaChange = { action: 'attach'; iso: string } | { action: 'eject' };
-
-export const BOOT_DEVICES = ['cdrom', 'hd', 'network'] as const;
-export type BootDevice = (typeof BOOT_DEVICES)[number];
-/** ASSUMED shape of GET/PUT /api/vms/{uuid}/boot-order. */
-export interface BootOrder { order: BootDevice[]; applies?: 'now' | 'next_boot' }
-
-export interface Snapshot {
-  id: string;
-  vm_uuid: string;
-  name: string;
-  description: string | null;
-  state: string;
-  created_at: string;
-}
-
-export interface ConsoleTicket { ws_url: string; ticket: string; expires_at: string }
-
-/** ASSUMED shape of an ISO in GET /api/isos. */
-export interface Iso { name: string; size_bytes?: number; created_at?: string }
-
-export interface AdminUser {
-  id: string;
-  username: string;
-  role: Role;
-  status: UserStatus;
-  created_at: string;
-  updated_at: string;
-  approved_at: string | null;
-}
-
-export interface AuditEntry {
-  id: string;
-  at: string;
-  actor_id: string | null;
-  actor_username: string | null;
-  action: string;
-  target_type: string | null;
-  target_id: string | null;
-  result: string;
-  details: Record<string, unknown>;
-  request_id: string | null;
-  ip: string | null;
-}
-
-/** ASSUMED shapes below: console sessions, alerts, hosts and backups are not pinned by the contract yet. */
-export interface ConsoleSession {
-  id: string;
-  vm_uuid: string;
-  vm_name?: string;
-  user_id: string;
-  username?: string;
-  started_at: string;
-  bytes_in?: number;
-  bytes_out?: number;
-}
-
-/** GET /api/alerts item, as implemented in src/modules/alerts/alerts.schemas.ts. */
-export interface Alert {
-  fingerprint: string;
-  alertname: string;
-  status: 'firing' | 'resolved';
-  severity: string | null;
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-  starts_at: string;
-  ends_at: string | null;
-  received_at: string;
-  updated_at: string;
-  receiver: string;
-}
-
+/** NOT IN THE API yet (multi-host issue): the shape CONTRACT.md §4 describes; the page shows "not available" on 404. */
 export interface Host {
   id: string;
   name: string;
@@ -149,18 +71,3 @@ export interface Host {
   vms?: number;
   draining?: boolean;
 }
-
-export interface Backup {
-  id: string;
-  state: 'running' | 'completed' | 'failed' | string;
-  started_at: string;
-  finished_at?: string | null;
-  size_bytes?: number | null;
-  file?: string | null;
-  progress?: number | null; // 0..1
-  error?: string | null;
-}
-
-export type QuotaDefaults = QuotaLimits;
-export type QuotaPatch = Partial<QuotaLimits>;
-export type UserQuota = Quota;

@@ -1,9 +1,8 @@
 // ISO upload with a progress bar. fetch() cannot report upload progress, so this uses XHR.
 //
-// Design (proposed to the backend, see web/README.md): `PUT /api/admin/isos/{name}` with the raw
-// file as the body (Content-Type: application/octet-stream). The server streams it to a temp file
-// in the ISO dir and renames it into place when complete — no multipart parsing, no buffering of a
-// multi-gigabyte file, and the name is in the URL where it is validated like any path parameter.
+// `PUT /api/admin/isos/{name}` with the raw file as the body (Content-Type:
+// application/octet-stream): the server streams it to a temp file in the ISO dir and renames it
+// into place when complete — no multipart parsing, no buffering of a multi-gigabyte file.
 import { ApiError, type ApiErrorBody } from './errors';
 import { getSession, refreshSession } from './session';
 

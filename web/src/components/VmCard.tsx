@@ -4,6 +4,7 @@ import { Link } from 'react-router-dom';
 import { vms } from '../api/endpoints';
 import type { Vm } from '../api/types';
 import { formatMemoryMb } from '../lib/quota';
+import { actionsFor } from '../lib/vm-actions';
 import { InlineError } from './AsyncStates';
 import { StateBadge } from './StateBadge';
 
@@ -48,14 +49,14 @@ export function VmCard({ vm, onChanged }: { vm: Vm; onChanged: (vm: Vm) => void 
       </dl>
       <InlineError error={error} />
       <div className="card-actions">
-        {(vm.state === 'stopped' || vm.state === 'error') && (
+        {actionsFor(vm.state, vm.allowed_actions).includes('start') && (
           <button type="button" className="btn btn-primary" disabled={pending !== null} onClick={() => void act('start')}>
             {pending === 'start' ? 'Starting…' : 'Start'}
           </button>
         )}
         {vm.state === 'running' && (
           <>
-            <Link className="btn btn-primary" to={`/vms/${vm.uuid}?tab=console`}>
+            <Link className="btn btn-primary" to={`/vms/${vm.uuid}?tab=console`} aria-label={`Console of ${vm.name}`}>
               Console
             </Link>
             <button type="button" className="btn" disabled={pending !== null} onClick={() => void act('shutdown')}>

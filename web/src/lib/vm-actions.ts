@@ -13,8 +13,11 @@ const BY_STATE: Record<string, readonly PowerAction[]> = {
   error: ['start', 'stop'],
 };
 
-export function actionsFor(state: string): readonly PowerAction[] {
-  return BY_STATE[state] ?? [];
+/** The server's `allowed_actions` when the VM carries them (it knows pending operations), else the table above, in its order. */
+export function actionsFor(state: string, allowed?: readonly PowerAction[]): readonly PowerAction[] {
+  if (!allowed) return BY_STATE[state] ?? [];
+  const preferred = BY_STATE[state] ?? [];
+  return [...preferred.filter((a) => allowed.includes(a)), ...allowed.filter((a) => !preferred.includes(a))];
 }
 
 export const ACTION_LABELS: Record<PowerAction, string> = {

@@ -6,7 +6,8 @@
 export interface VmLike { uuid: string; updated_at?: string }
 
 export type VmEventType = 'vm.state' | 'vm.created' | 'vm.updated' | 'vm.deleted' | 'vm.stats';
-export interface VmEvent<V extends VmLike = VmLike> { type: VmEventType; vm: Partial<V> & { uuid: string } }
+/** `vm.stats` carries the sample in `stats` (the server's GET /stats shape, or `{unavailable: true}`). */
+export interface VmEvent<V extends VmLike = VmLike> { type: VmEventType; vm: Partial<V> & { uuid: string }; stats?: unknown }
 
 function time(v: { updated_at?: string } | undefined): number {
   if (!v?.updated_at) return Number.NEGATIVE_INFINITY;
@@ -67,4 +68,22 @@ export function mergeFetchedVms<V extends VmLike>(current: readonly V[], fetched
     const k = known.get(f.uuid);
     return k !== undefined && !isNewerOrSame(f, k) ? { ...f, ...k } : f;
   });
+}
+
+/**
+ * Parse one /ws/events message: a VM event, `resync` for a snapshot (sent on connect and when the
+ * server lost track of the hypervisor: refetch), or null for anything else.
+ */
+export function parseEventMessage<V extends VmLike>(data: unknown): VmEvent<V> | { type: 'resync' } | null {
+  let msg: unknown;
+  try {
+    msg = JSON.parse(String(data));
+  } catch {
+    return null;
+  }
+  if (!msg || typeof msg !== 'object') return null;
+  const m = msg as { type?: unknown; vm?: { uuid?: unknown } };
+  if (m.type === 'snapshot') return { type: 'resync' };
+  if (typeof m.type === 'string' && m.type.startsWith('vm.') && m.vm && typeof m.vm.uuid === 'string') return msg as VmEvent<V>;
+  return null;
 }

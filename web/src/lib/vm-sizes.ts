@@ -8,7 +8,8 @@ export type SizeKey = 'vcpus' | 'memory_mb' | 'disk_gb';
 // Within the contract's default bounds (vcpus 1–32, memory 64–262144 MiB, disk 1–4096 GB).
 export const SIZE_PRESETS: Record<SizeKey, readonly number[]> = {
   vcpus: [1, 2, 3, 4, 6, 8, 12, 16, 24, 32],
-  memory_mb: [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144],
+  // 64 and 96 MiB are for tiny guests (a GRUB rescue CD, a test kernel), the smallest the server accepts.
+  memory_mb: [64, 96, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144],
   disk_gb: [1, 2, 5, 10, 20, 40, 80, 160, 320, 640, 1024, 2048, 4096],
 };
 

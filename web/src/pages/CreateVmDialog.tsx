@@ -4,7 +4,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { useNavigate } from 'react-router-dom';
 import { ApiError } from '../api/errors';
 import { isos as isosApi, quota as quotaApi, vms } from '../api/endpoints';
-import type { Vm } from '../api/types';
+import type { Iso, Vm } from '../api/types';
 import { AsyncView, InlineError } from '../components/AsyncStates';
 import { Modal } from '../components/Modal';
 import { QuotaBars } from '../components/QuotaBars';
@@ -13,7 +13,8 @@ import { useAsync } from '../lib/useAsync';
 import { defaultSize, SIZE_DEFAULTS, sizeOptions, type SizeKey } from '../lib/vm-sizes';
 
 const SIZE_LABELS: Record<SizeKey, string> = { vcpus: 'vCPUs', memory_mb: 'Memory', disk_gb: 'Disk' };
-const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+// The server's rule (src/modules/vms/vm-input.ts): 1–64 characters after trimming, no control characters or line breaks.
+const nameOk = (n: string) => { const t = n.trim(); return t.length > 0 && [...t].length <= 64 && !/[\p{Cc}\p{Zl}\p{Zp}]/u.test(t); };
 
 interface Props { open: boolean; onClose: () => void; onCreated: (vm: Vm) => void }
 
@@ -30,10 +31,10 @@ function CreateVmLoader({ onClose, onCreated }: Omit<Props, 'open'>) {
     const [q, i] = await Promise.all([quotaApi.mine(), isosApi.list()]);
     return { quota: q, isos: i.items };
   }, []);
-  return <AsyncView {...data}>{(d) => <CreateVmForm quota={d.quota} isos={d.isos.map((i) => i.name)} onClose={onClose} onCreated={onCreated} />}</AsyncView>;
+  return <AsyncView {...data}>{(d) => <CreateVmForm quota={d.quota} isos={d.isos} onClose={onClose} onCreated={onCreated} />}</AsyncView>;
 }
 
-function CreateVmForm({ quota, isos, onClose, onCreated }: { quota: Quota; isos: string[] } & Omit<Props, 'open'>) {
+function CreateVmForm({ quota, isos, onClose, onCreated }: { quota: Quota; isos: Iso[] } & Omit<Props, 'open'>) {
   const navigate = useNavigate();
   const opts = { vcpus: sizeOptions(quota, 'vcpus'), memory_mb: sizeOptions(quota, 'memory_mb'), disk_gb: sizeOptions(quota, 'disk_gb') };
   const [name, setName] = useState('');
@@ -42,14 +43,15 @@ function CreateVmForm({ quota, isos, onClose, onCreated }: { quota: Quota; isos:
     memory_mb: defaultSize(opts.memory_mb, SIZE_DEFAULTS.memory_mb),
     disk_gb: defaultSize(opts.disk_gb, SIZE_DEFAULTS.disk_gb),
   }));
-  const [iso, setIso] = useState(isos[0] ?? '');
+  // The API takes the ISO's id; the first library image is preselected (most people install from one).
+  const [iso, setIso] = useState(isos[0]?.id ?? '');
   const [pending, setPending] = useState(false);
   const [error, setError] = useState<unknown>(undefined);
-  useEffect(() => setIso((cur) => cur || isos[0] || ''), [isos]);
+  useEffect(() => setIso((cur) => cur || isos[0]?.id || ''), [isos]);
 
   const exceeded = exceededByCreate(quota, size);
   const vmsLeft = remaining(quota, 'vms');
-  const nameOk = NAME_PATTERN.test(name);
+  const nameValid = nameOk(name);
   const fieldError = error instanceof ApiError ? error.field : undefined;
 
   const submit = async (e: FormEvent) => {
@@ -57,7 +59,7 @@ function CreateVmForm({ quota, isos, onClose, onCreated }: { quota: Quota; isos:
     setPending(true);
     setError(undefined);
     try {
-      const vm = await vms.create({ name, ...size, ...(iso ? { iso } : {}) });
+      const vm = await vms.create({ name: name.trim(), ...size, ...(iso ? { iso } : {}) });
       onCreated(vm);
       onClose();
       navigate(`/vms/${vm.uuid}`);
@@ -77,9 +79,9 @@ function CreateVmForm({ quota, isos, onClose, onCreated }: { quota: Quota; isos:
       )}
       <div className="field">
         <label htmlFor="vm-name">Name</label>
-        <input id="vm-name" required autoFocus value={name} maxLength={63} aria-invalid={fieldError === 'name' || (name !== '' && !nameOk)} aria-describedby="vm-name-hint" onChange={(e) => setName(e.target.value)} />
+        <input id="vm-name" required autoFocus value={name} maxLength={64} aria-invalid={fieldError === 'name' || (name !== '' && !nameValid)} aria-describedby="vm-name-hint" onChange={(e) => setName(e.target.value)} />
         <p id="vm-name-hint" className="hint">
-          Letters, digits, and . _ - ; starts with a letter or digit.
+          Up to 64 characters.
         </p>
         {fieldError === 'name' && <InlineError error={error} />}
       </div>
@@ -109,9 +111,9 @@ function CreateVmForm({ quota, isos, onClose, onCreated }: { quota: Quota; isos:
         <label htmlFor="vm-iso">Installer ISO</label>
         <select id="vm-iso" value={iso} onChange={(e) => setIso(e.target.value)}>
           <option value="">No ISO (empty CD-ROM)</option>
-          {isos.map((n) => (
-            <option key={n} value={n}>
-              {n}
+          {isos.map((i) => (
+            <option key={i.id} value={i.id}>
+              {i.name}
             </option>
           ))}
         </select>
@@ -131,7 +133,7 @@ function CreateVmForm({ quota, isos, onClose, onCreated }: { quota: Quota; isos:
         <button type="button" className="btn" onClick={onClose}>
           Cancel
         </button>
-        <button type="submit" className="btn btn-primary" disabled={pending || !nameOk || exceeded.length > 0}>
+        <button type="submit" className="btn btn-primary" disabled={pending || !nameValid || exceeded.length > 0}>
           {pending ? 'Creating…' : 'Create'}
         </button>
       </div>

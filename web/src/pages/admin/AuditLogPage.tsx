@@ -2,6 +2,7 @@
 import { useState } from 'react';
 import { useSearchParams } from 'react-router-dom';
 import { admin } from '../../api/endpoints';
+import type { AuditQuery } from '../../api/types';
 import { AsyncView, EmptyState } from '../../components/AsyncStates';
 import { AuditTable } from '../../components/AuditTable';
 import { Pager } from '../../components/Pager';
@@ -16,7 +17,7 @@ export function AuditLogPage() {
   const targetId = params.get('target_id') ?? '';
   const page = Math.max(1, Number(params.get('page') ?? 1) || 1);
   const [draft, setDraft] = useState({ action, targetId });
-  const list = useAsync(() => admin.audit({ action: action || undefined, result: result || undefined, target_id: targetId || undefined, page, per_page: PER_PAGE }), [action, result, targetId, page]);
+  const list = useAsync(() => admin.audit({ action: action || undefined, result: (result || undefined) as AuditQuery['result'], target_id: targetId || undefined, page, per_page: PER_PAGE }), [action, result, targetId, page]);
 
   const apply = (next: Record<string, string>) => {
     const p = new URLSearchParams(params);

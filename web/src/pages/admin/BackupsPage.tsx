@@ -3,14 +3,26 @@
 import { useState } from 'react';
 import { admin } from '../../api/endpoints';
 import { AsyncView, EmptyState, InlineError } from '../../components/AsyncStates';
-import { ProgressBar } from '../../components/ProgressBar';
 import { formatBytes, formatTime } from '../../lib/format';
 import { useAsync } from '../../lib/useAsync';
 import { usePolling } from '../../lib/usePolling';
 
+/** The server reports `{step, bytes}` while a backup runs: no total is known, so show the step and bytes written, not a bar. */
+function BackupProgress({ progress }: { progress: Record<string, unknown> }) {
+  const step = typeof progress['step'] === 'string' ? progress['step'] : 'starting';
+  const bytes = typeof progress['bytes'] === 'number' ? progress['bytes'] : undefined;
+  return (
+    <span className="muted" role="status">
+      {' '}
+      {step}
+      {bytes !== undefined && ` · ${formatBytes(bytes)}`}
+    </span>
+  );
+}
+
 export function BackupsPage() {
   const list = useAsync(async () => (await admin.backups()).items, []);
-  const running = list.data?.some((b) => b.state === 'running') ?? false;
+  const running = list.data?.some((b) => b.status === 'running') ?? false;
   usePolling(list.reload, 2_000, running);
   const [pending, setPending] = useState(false);
   const [error, setError] = useState<unknown>(undefined);
@@ -43,13 +55,13 @@ export function BackupsPage() {
             <tbody>
               {items.map((b) => (
                 <tr key={b.id}>
-                  <td>{formatTime(b.started_at)}</td>
+                  <td>{formatTime(b.created_at)}</td>
                   <td>
-                    <span className={`badge badge-backup-${b.state}`}>{b.state}</span>
-                    {b.state === 'running' && typeof b.progress === 'number' && <ProgressBar value={b.progress} label="Backup progress" />}
+                    <span className={`badge badge-backup-${b.status}`}>{b.status}</span>
+                    {b.status === 'running' && <BackupProgress progress={b.progress} />}
                     {b.error && <p className="inline-error">{b.error}</p>}
                   </td>
-                  <td>{formatTime(b.finished_at)}</td>
+                  <td>{formatTime(b.completed_at)}</td>
                   <td>{formatBytes(b.size_bytes)}</td>
                   <td>{b.file ? <code>{b.file}</code> : '—'}</td>
                 </tr>

@@ -2,6 +2,7 @@
 import { useRef, useState } from 'react';
 import { isos } from '../../api/endpoints';
 import { describeError } from '../../api/errors';
+import type { Iso } from '../../api/types';
 import { uploadIso, type UploadHandle } from '../../api/upload';
 import { AsyncView, EmptyState } from '../../components/AsyncStates';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
@@ -9,7 +10,8 @@ import { ProgressBar } from '../../components/ProgressBar';
 import { formatBytes, formatTime } from '../../lib/format';
 import { useAsync } from '../../lib/useAsync';
 
-const ISO_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\.iso$/i;
+// The server's rule (src/modules/isos/iso-library.ts ISO_NAME_RE), checked here to explain before uploading.
+const ISO_NAME = /^(?!\.)[A-Za-z0-9._-]{1,128}\.iso$/;
 
 function IsoUpload({ onUploaded }: { onUploaded: () => void }) {
   const input = useRef<HTMLInputElement>(null);
@@ -73,7 +75,7 @@ function IsoUpload({ onUploaded }: { onUploaded: () => void }) {
 
 export function IsoLibraryPage() {
   const list = useAsync(async () => (await isos.list()).items, []);
-  const [deleting, setDeleting] = useState<string | null>(null);
+  const [deleting, setDeleting] = useState<Iso | null>(null);
   return (
     <section className="page">
       <h1>ISO library</h1>
@@ -84,11 +86,11 @@ export function IsoLibraryPage() {
             <thead><tr><th scope="col">Name</th><th scope="col">Size</th><th scope="col">Added</th><th scope="col"><span className="visually-hidden">Actions</span></th></tr></thead>
             <tbody>
               {items.map((i) => (
-                <tr key={i.name}>
+                <tr key={i.id}>
                   <td>{i.name}</td>
                   <td>{formatBytes(i.size_bytes)}</td>
                   <td>{formatTime(i.created_at)}</td>
-                  <td className="row-actions"><button type="button" className="btn btn-small btn-danger-outline" onClick={() => setDeleting(i.name)}>Delete</button></td>
+                  <td className="row-actions"><button type="button" className="btn btn-small btn-danger-outline" onClick={() => setDeleting(i)}>Delete</button></td>
                 </tr>
               ))}
             </tbody>
@@ -96,7 +98,7 @@ export function IsoLibraryPage() {
         )}
       </AsyncView>
       {deleting && (
-        <ConfirmDialog open title={`Delete ${deleting}?`} message="The image is removed from the library. Machines that have it inserted may refuse to start until it is ejected." confirmLabel="Delete ISO" onClose={() => setDeleting(null)} onConfirm={async () => { await isos.remove(deleting); list.reload(); }} />
+        <ConfirmDialog open title={`Delete ${deleting.name}?`} message="The image is removed from the library. Machines that have it inserted may refuse to start until it is ejected." confirmLabel="Delete ISO" onClose={() => setDeleting(null)} onConfirm={async () => { await isos.remove(deleting.id); list.reload(); }} />
       )}
     </section>
   );

@@ -20,7 +20,7 @@ export function UsersPage() {
   const role = (params.get('role') ?? '') as Role | '';
   const username = params.get('username') ?? '';
   const page = Math.max(1, Number(params.get('page') ?? 1) || 1);
-  const list = useAsync(() => adminUsers.list({ status, role, username, page }), [status, role, username, page]);
+  const list = useAsync(() => adminUsers.list({ status, role, username, page, per_page: PER_PAGE }), [status, role, username, page]);
   const [quotaFor, setQuotaFor] = useState<AdminUser | null>(null);
   const [adding, setAdding] = useState(false);
   const [search, setSearch] = useState(username);

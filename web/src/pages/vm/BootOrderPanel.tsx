@@ -10,7 +10,7 @@ const DEVICE_LABELS: Record<BootDevice, string> = { cdrom: 'CD-ROM', hd: 'Hard d
 
 export function BootOrderPanel({ vm }: { vm: Vm }) {
   const boot = useAsync(() => vms.bootOrder(vm.uuid), [vm.uuid]);
-  return <AsyncView {...boot}>{(b) => <BootOrderEditor uuid={vm.uuid} initial={b.order} />}</AsyncView>;
+  return <AsyncView {...boot}>{(b) => <BootOrderEditor uuid={vm.uuid} initial={b.boot_order} />}</AsyncView>;
 }
 
 function BootOrderEditor({ uuid, initial }: { uuid: string; initial: BootDevice[] }) {
@@ -35,7 +35,8 @@ function BootOrderEditor({ uuid, initial }: { uuid: string; initial: BootDevice[
     setNote('');
     try {
       const r = await vms.setBootOrder(uuid, order);
-      setNote(r?.applies === 'now' ? 'Applied.' : 'Saved; applies at next boot.');
+      setOrder(r.boot_order);
+      setNote(r.applied === 'next_boot' ? 'Saved; applies at next boot.' : 'Applied.');
     } catch (e) {
       setError(e);
     } finally {

@@ -1,4 +1,4 @@
-// CD-ROM media (library ISOs only) and boot order. Changes apply live where libvirt allows;
+// CD-ROM media (library ISOs only, chosen by id) and boot order. Changes apply live where libvirt allows;
 // otherwise the server says "applies at next boot" and so do we.
 import { useState } from 'react';
 import { isos as isosApi, vms } from '../../api/endpoints';
@@ -7,8 +7,8 @@ import { AsyncView, InlineError } from '../../components/AsyncStates';
 import { useAsync } from '../../lib/useAsync';
 import { BootOrderPanel } from './BootOrderPanel';
 
-function appliesText(applies: string | undefined): string {
-  return applies === 'next_boot' ? 'Saved; applies at next boot.' : 'Applied.';
+function appliedText(applied: string | undefined): string {
+  return applied === 'next_boot' ? 'Saved; applies at next boot.' : 'Applied.';
 }
 
 function MediaPanel({ vm }: { vm: Vm }) {
@@ -19,14 +19,15 @@ function MediaPanel({ vm }: { vm: Vm }) {
   const [error, setError] = useState<unknown>(undefined);
   const [note, setNote] = useState('');
 
-  const change = async (body: Parameters<typeof vms.changeMedia>[1]) => {
+  const change = async (isoId: string | null) => {
     setPending(true);
     setError(undefined);
     setNote('');
     try {
-      const r = await vms.changeMedia(vm.uuid, body);
+      const r = await vms.setMedia(vm.uuid, isoId);
       media.setData(r);
-      setNote(appliesText(r?.applies));
+      setChoice('');
+      setNote(appliedText(r.applied));
     } catch (e) {
       setError(e);
     } finally {
@@ -39,9 +40,9 @@ function MediaPanel({ vm }: { vm: Vm }) {
       {(m) => (
         <div>
           <p>
-            CD-ROM: {m.iso ? <strong>{m.iso}</strong> : <span className="muted">empty</span>}{' '}
+            CD-ROM: {m.iso ? <strong>{m.iso.name}</strong> : <span className="muted">empty</span>}{' '}
             {m.iso && (
-              <button type="button" className="btn" disabled={pending} onClick={() => void change({ action: 'eject' })}>
+              <button type="button" className="btn" disabled={pending} onClick={() => void change(null)}>
                 Eject
               </button>
             )}
@@ -51,12 +52,12 @@ function MediaPanel({ vm }: { vm: Vm }) {
             <select id="media-iso" value={choice} onChange={(e) => setChoice(e.target.value)} disabled={!library.data}>
               <option value="">{library.data?.items.length === 0 ? 'The library is empty' : 'Choose an ISO…'}</option>
               {library.data?.items.map((i) => (
-                <option key={i.name} value={i.name}>
+                <option key={i.id} value={i.id}>
                   {i.name}
                 </option>
               ))}
             </select>
-            <button type="button" className="btn btn-primary" disabled={pending || !choice} onClick={() => void change({ action: 'attach', iso: choice })}>
+            <button type="button" className="btn btn-primary" disabled={pending || !choice} onClick={() => void change(choice)}>
               {pending ? 'Working…' : 'Attach'}
             </button>
           </div>

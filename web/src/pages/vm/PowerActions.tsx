@@ -31,7 +31,7 @@ export function PowerActions({ vm, onChange }: { vm: Vm; onChange: (vm: Vm) => v
     }
   };
 
-  const actions = actionsFor(vm.state);
+  const actions = actionsFor(vm.state, vm.allowed_actions);
   return (
     <div className="power-actions">
       <div className="btn-group" role="group" aria-label="Power actions">

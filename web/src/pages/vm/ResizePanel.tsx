@@ -16,7 +16,7 @@ export function ResizePanel({ vm, onChange }: { vm: Vm; onChange: (vm: Vm) => vo
   const [size, setSize] = useState<Record<SizeKey, number>>({ vcpus: vm.vcpus, memory_mb: vm.memory_mb, disk_gb: vm.disk_gb });
   const [pending, setPending] = useState(false);
   const [error, setError] = useState<unknown>(undefined);
-  const [done, setDone] = useState(false);
+  const [done, setDone] = useState<string | null>(null);
 
   const changed = (Object.keys(LABELS) as SizeKey[]).filter((k) => size[k] !== vm[k]);
 
@@ -24,11 +24,12 @@ export function ResizePanel({ vm, onChange }: { vm: Vm; onChange: (vm: Vm) => vo
     e.preventDefault();
     setPending(true);
     setError(undefined);
-    setDone(false);
+    setDone(null);
     try {
       const patch = Object.fromEntries(changed.map((k) => [k, size[k]]));
-      onChange(await vms.resize(vm.uuid, patch));
-      setDone(true);
+      const r = await vms.update(vm.uuid, patch);
+      onChange(r.vm);
+      setDone(r.applied === 'next_boot' ? 'Saved; applies at the next start.' : 'Applied.');
     } catch (err) {
       setError(err);
     } finally {
@@ -64,7 +65,7 @@ export function ResizePanel({ vm, onChange }: { vm: Vm; onChange: (vm: Vm) => vo
       </div>
       {vm.state !== 'stopped' && <p className="hint">Some changes apply only after the machine is shut down and started again.</p>}
       <InlineError error={error} />
-      {done && <p className="notice notice-success" role="status">Saved.</p>}
+      {done && <p className="notice notice-success" role="status">{done}</p>}
       <button type="submit" className="btn btn-primary" disabled={pending || changed.length === 0}>
         {pending ? 'Saving…' : 'Apply changes'}
       </button>
