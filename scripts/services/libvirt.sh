@@ -2,7 +2,8 @@
 # Starts libvirt (virtlogd + libvirtd) by hand for tests and local development (RECIPES.md): no
 # systemd here, so daemons run with --daemon, their PIDs are recorded under $LIMEN_STATE/libvirt and
 # they are stopped by those PIDs only. A daemon we did not start is never stopped.
-# usage: libvirt.sh start|stop|uri      (start prints the URI on stdout; logs go to stderr)
+# usage: libvirt.sh start|stop|uri|owned|stop-daemon|start-daemon
+#        (start prints the URI on stdout; logs go to stderr)
 set -euo pipefail
 source "$(dirname "$0")/../lib/common.sh"
 
@@ -19,8 +20,14 @@ case "${1:-}" in
     # Without this, libvirtd re-probes /dev/kvm for 10-40 s on every start.
     if [ -c /dev/kvm ] && [ "$(id -u)" = 0 ]; then chgrp kvm /dev/kvm && chmod 660 /dev/kvm || true; fi
     if virsh_ok; then
-      log "libvirt already running at $URI (not started by LIMEN; stop will leave it alone)"
-      rm -f "$STARTED_MARK"
+      if pid_alive "$(cat "$DIR/libvirtd.pid" 2>/dev/null || true)"; then
+        # Ours from an earlier start (same state dir): still ours.
+        touch "$STARTED_MARK"
+        log "libvirt already running at $URI (started by LIMEN, pid $(cat "$DIR/libvirtd.pid"))"
+      else
+        log "libvirt already running at $URI (not started by LIMEN; stop will leave it alone)"
+        rm -f "$STARTED_MARK"
+      fi
       echo "$URI"; exit 0
     fi
     t0=$(date +%s%N)
@@ -53,6 +60,19 @@ case "${1:-}" in
     stop_pidfile "$DIR/virtlogd.pid" 10
     rm -f "$STARTED_MARK"
     ;;
+  stop-daemon)
+    # Stops only libvirtd (guests keep running, as after a libvirtd crash or upgrade); for the
+    # libvirt-restart test. Refused unless LIMEN started the daemon.
+    [ -f "$STARTED_MARK" ] || { echo "libvirtd was not started by LIMEN: refusing to stop it" >&2; exit 3; }
+    stop_pidfile "$DIR/libvirtd.pid" 15
+    ;;
+  start-daemon)
+    [ -f "$STARTED_MARK" ] || { echo "libvirtd was not started by LIMEN: refusing to start it" >&2; exit 3; }
+    pid_alive "$(cat "$DIR/libvirtd.pid" 2>/dev/null || true)" || libvirtd --daemon --pid-file="$DIR/libvirtd.pid"
+    WAIT_SECONDS=60 wait_for virsh_ok || { echo "libvirtd did not answer within 60 s" >&2; exit 1; }
+    echo "$URI"
+    ;;
+  owned) [ -f "$STARTED_MARK" ] ;;
   uri) echo "$URI" ;;
-  *) echo "usage: $0 start|stop|uri" >&2; exit 64 ;;
+  *) echo "usage: $0 start|stop|uri|owned|stop-daemon|start-daemon" >&2; exit 64 ;;
 esac

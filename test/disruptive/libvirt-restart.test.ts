@@ -1,0 +1,86 @@
+// libvirtd stopped and started under a running LIMEN (issue 4): health goes degraded and back,
+// requests fail fast (never hang past their timeout), events resume and state resyncs. Runs in the
+// disruptive phase of scripts/test.sh (alone, last), and only on a daemon LIMEN's script started.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createReadStream, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { newAdmin, newUser, type TestUser } from '../helpers/factories.js';
+import { createLibvirtDriver, type HypervisorDriver } from '../../src/hypervisor/index.js';
+import { openEvents, unlimitedQuota, waitFor, waitState, type VmJson } from '../vms/vm-helpers.js';
+
+const ISO = '/usr/lib/grub-rescue/grub-rescue-cdrom.iso';
+const URI = process.env.LIMEN_TEST_LIBVIRT_URI;
+const SCRIPT = join(import.meta.dirname, '..', '..', 'scripts', 'services', 'libvirt.sh');
+const owned = URI !== undefined && spawnSync('bash', [SCRIPT, 'owned']).status === 0;
+if (process.env.LIMEN_TEST_REAL === '1' && process.env.CI === 'true' && !owned) {
+  throw new Error('CI: libvirtd must have been started by scripts/services/libvirt.sh for the restart test');
+}
+const skip = !owned ? 'libvirtd was not started by LIMEN here: a shared daemon is never restarted by tests' : false;
+
+const daemon = (cmd: 'stop-daemon' | 'start-daemon') => execFileSync('bash', [SCRIPT, cmd], { encoding: 'utf8', timeout: 90_000, stdio: ['ignore', 'pipe', 'pipe'] });
+
+describe('libvirtd restart under a running LIMEN', { skip, timeout: 300_000 }, () => {
+  let t: TestApp;
+  let driver: HypervisorDriver;
+  let user: TestUser;
+  let admin: TestUser;
+  let uuid: string;
+
+  before(async () => {
+    driver = createLibvirtDriver({ uri: URI!, pollIntervalMs: 500, callTimeoutMs: 5_000, maxBackoffMs: 2_000 });
+    t = await buildTestApp({ driver, env: { LIMEN_VM_ACCEL: 'tcg' }, vmOptions: { shutdownTimeoutMs: 3_000, reconcileEveryMs: 2_000 } });
+    [user, admin] = await Promise.all([newUser(t.app), newAdmin(t.app)]);
+    await unlimitedQuota(t.app, admin, user.id);
+    const up = await t.app.inject({ method: 'PUT', url: '/api/admin/isos/grub-restart.iso', headers: { ...admin.auth, 'content-type': 'application/octet-stream' }, payload: createReadStream(ISO) });
+    assert.equal(up.statusCode, 201, up.body);
+    const r = await t.app.inject({ method: 'POST', url: '/api/vms', headers: user.auth, payload: { name: 'survivor', vcpus: 1, memory_mb: 96, disk_gb: 1, iso: up.json<{ id: string }>().id, start: true } });
+    assert.equal(r.statusCode, 202, r.body);
+    uuid = r.json<VmJson>().uuid;
+    await waitState(t.app, user, uuid, 'running', 90_000);
+  });
+
+  after(async () => {
+    if (spawnSync('virsh', ['-c', URI!, 'version']).status !== 0) daemon('start-daemon');
+    await t.app.inject({ method: 'POST', url: `/api/vms/${uuid}/action`, headers: user.auth, payload: { action: 'stop' } });
+    await waitState(t.app, user, uuid, 'stopped', 60_000).catch(() => undefined);
+    await t.app.inject({ method: 'DELETE', url: `/api/vms/${uuid}`, headers: user.auth });
+    await waitFor('VM deleted', async () => (await t.app.inject({ method: 'GET', url: `/api/vms/${uuid}`, headers: user.auth })).statusCode === 404 || undefined, 60_000).catch(() => undefined);
+    await t.close();
+    await driver.close();
+  });
+
+  test('health degrades and recovers; requests fail fast; events resume; state resyncs', async () => {
+    assert.ok(existsSync(ISO));
+    const ev = await openEvents(t.app, user.token);
+    try {
+      await ev.next((m) => m.type === 'snapshot');
+      daemon('stop-daemon');
+      await waitFor('health degraded', async () => {
+        const h = await t.app.inject({ method: 'GET', url: '/api/health' });
+        return h.statusCode === 503 && h.json<{ libvirt: string }>().libvirt === 'disconnected' ? true : undefined;
+      }, 30_000);
+      const t0 = Date.now();
+      const r = await t.app.inject({ method: 'POST', url: `/api/vms/${uuid}/action`, headers: user.auth, payload: { action: 'pause' } });
+      assert.equal(r.statusCode, 503, r.body);
+      assert.ok(Date.now() - t0 < 6_000, `a request waited ${Date.now() - t0} ms while libvirt was down`);
+      // The guest keeps running without libvirtd; LIMEN reports it as it was, not as stopped.
+      assert.equal((await t.app.inject({ method: 'GET', url: `/api/vms/${uuid}`, headers: user.auth })).json<VmJson>().state, 'running');
+
+      const snapshots = ev.messages.filter((m) => m.type === 'snapshot').length;
+      daemon('start-daemon');
+      await waitFor('health ok again', async () => (await t.app.inject({ method: 'GET', url: '/api/health' })).statusCode === 200 || undefined, 60_000);
+      await waitFor('a fresh snapshot after reconnect', () => ev.messages.filter((m) => m.type === 'snapshot').length > snapshots || undefined, 30_000);
+
+      // Events flow again: a power-off through LIMEN arrives on the stream.
+      const stop = await t.app.inject({ method: 'POST', url: `/api/vms/${uuid}/action`, headers: user.auth, payload: { action: 'stop' } });
+      assert.equal(stop.statusCode, 202, stop.body);
+      await ev.next((m) => m.type === 'vm.state' && m.vm?.uuid === uuid && m.vm.state === 'stopped', 60_000);
+      assert.equal(await driver.getState(uuid), 'shutoff');
+    } finally {
+      ev.close();
+    }
+  });
+});
