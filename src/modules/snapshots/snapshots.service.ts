@@ -55,7 +55,39 @@ export function createSnapshotsService(ctx: AppContext, vms: SnapshotVmPort, quo
     return { snap, vm };
   }
 
-  const action = (name: string, result: 'success' | 'failure') => ctx.metrics.vmActions.inc({ action: name, result });
+  /**
+   * Runs a snapshot operation in the background with its bookkeeping: duration and result in
+   * vm_action_*, the operation's own counter, an audit row either way; `undo` restores a
+   * consistent row when libvirt failed.
+   */
+  function inBackground(
+    req: FastifyRequest,
+    vmUuid: string,
+    op: { action: 'snapshot_create' | 'snapshot_revert' | 'snapshot_delete'; counter?: Counter<'result'>; details: Record<string, unknown> },
+    work: () => Promise<void>,
+    undo: (err: Error) => Promise<void>,
+  ): void {
+    const end = ctx.metrics.vmActionDuration.startTimer({ action: op.action });
+    const record = async (result: 'success' | 'failure', extra: Record<string, unknown> = {}) => {
+      op.counter?.inc({ result });
+      ctx.metrics.vmActions.inc({ action: op.action, result });
+      end({ result });
+      await audit(db, req, { action: op.action.replace('_', '.'), targetType: 'vm', targetId: vmUuid, result, details: { ...op.details, ...extra } });
+    };
+    vms.background(vmUuid, async () => {
+      try {
+        await work();
+        await record('success');
+      } catch (err) {
+        await undo(err as Error);
+        await record('failure', { error: (err as Error).message });
+        throw err;
+      } finally {
+        // Snapshot operations pause, start or stop the guest: record what it is now.
+        await vms.refreshState(vmUuid).catch(() => undefined);
+      }
+    });
+  }
 
   return {
     async list(principal: Principal, vmUuid: string) {
@@ -82,28 +114,17 @@ export function createSnapshotsService(ctx: AppContext, vms: SnapshotVmPort, quo
         if (isUniqueViolation(err)) throw conflict('This VM already has a snapshot with that name', { field: 'name' });
         throw err;
       }
-      const end = ctx.metrics.vmActionDuration.startTimer({ action: 'snapshot_create' });
-      vms.background(vmUuid, async () => {
-        try {
+      inBackground(
+        req,
+        vmUuid,
+        { action: 'snapshot_create', counter: created, details: { snapshot_id: snap.id, name } },
+        async () => {
           const info = await vms.driver.createSnapshot(vmUuid, { name: snap.id, description });
           await repo.updateSnapshot(db, snap.id, { state: 'ready', includesMemory: info.state === 'running' || info.state === 'paused' });
-          created.inc({ result: 'success' });
-          action('snapshot_create', 'success');
-          end({ result: 'success' });
-          await audit(db, req, { action: 'snapshot.create', targetType: 'vm', targetId: vmUuid, result: 'success', details: { snapshot_id: snap.id, name } });
-        } catch (err) {
-          // No libvirt snapshot, so no row: the list stays truthful.
-          await repo.deleteSnapshotRow(db, snap.id);
-          created.inc({ result: 'failure' });
-          action('snapshot_create', 'failure');
-          end({ result: 'failure' });
-          await audit(db, req, { action: 'snapshot.create', targetType: 'vm', targetId: vmUuid, result: 'failure', details: { name, error: (err as Error).message } });
-          throw err;
-        } finally {
-          // A running VM is paused for the memory image: record what it is now.
-          await vms.refreshState(vmUuid).catch(() => undefined);
-        }
-      });
+        },
+        // No libvirt snapshot, so no row: the list stays truthful.
+        () => repo.deleteSnapshotRow(db, snap.id),
+      );
       return snap;
     },
 
@@ -121,26 +142,16 @@ export function createSnapshotsService(ctx: AppContext, vms: SnapshotVmPort, quo
         const s = await repo.updateSnapshot(tx, id, { state: 'reverting', errorMessage: null });
         return { snap: s!, vm: loaded.vm };
       });
-      const end = ctx.metrics.vmActionDuration.startTimer({ action: 'snapshot_revert' });
-      vms.background(vm.uuid, async () => {
-        try {
+      inBackground(
+        req,
+        vm.uuid,
+        { action: 'snapshot_revert', counter: restored, details: { snapshot_id: id, name: snap.name } },
+        async () => {
           await vms.driver.revertSnapshot(vm.uuid, snap.id);
           await repo.updateSnapshot(db, id, { state: 'ready' });
-          restored.inc({ result: 'success' });
-          action('snapshot_revert', 'success');
-          end({ result: 'success' });
-          await audit(db, req, { action: 'snapshot.revert', targetType: 'vm', targetId: vm.uuid, result: 'success', details: { snapshot_id: id, name: snap.name } });
-        } catch (err) {
-          await repo.updateSnapshot(db, id, { state: 'ready', errorMessage: `revert failed: ${(err as Error).message}`.slice(0, 500) });
-          restored.inc({ result: 'failure' });
-          action('snapshot_revert', 'failure');
-          end({ result: 'failure' });
-          await audit(db, req, { action: 'snapshot.revert', targetType: 'vm', targetId: vm.uuid, result: 'failure', details: { snapshot_id: id, error: (err as Error).message } });
-          throw err;
-        } finally {
-          await vms.refreshState(vm.uuid).catch(() => undefined);
-        }
-      });
+        },
+        async (err) => void (await repo.updateSnapshot(db, id, { state: 'ready', errorMessage: `revert failed: ${err.message}`.slice(0, 500) })),
+      );
       return snap;
     },
 
@@ -153,25 +164,19 @@ export function createSnapshotsService(ctx: AppContext, vms: SnapshotVmPort, quo
         const s = await repo.updateSnapshot(tx, id, { state: 'deleting' });
         return { snap: s!, vm: loaded.vm };
       });
-      const end = ctx.metrics.vmActionDuration.startTimer({ action: 'snapshot_delete' });
-      vms.background(vm.uuid, async () => {
-        try {
+      inBackground(
+        req,
+        vm.uuid,
+        { action: 'snapshot_delete', details: { snapshot_id: id, name: snap.name } },
+        async () => {
           await vms.driver.deleteSnapshot(vm.uuid, snap.id).catch((err: unknown) => {
             // Already gone in libvirt (e.g. removed by hand): the row follows.
             if ((err as { kind?: string }).kind !== 'not_found') throw err;
           });
           await repo.deleteSnapshotRow(db, id);
-          action('snapshot_delete', 'success');
-          end({ result: 'success' });
-          await audit(db, req, { action: 'snapshot.delete', targetType: 'vm', targetId: vm.uuid, result: 'success', details: { snapshot_id: id, name: snap.name } });
-        } catch (err) {
-          await repo.updateSnapshot(db, id, { state: 'ready', errorMessage: `delete failed: ${(err as Error).message}`.slice(0, 500) });
-          action('snapshot_delete', 'failure');
-          end({ result: 'failure' });
-          await audit(db, req, { action: 'snapshot.delete', targetType: 'vm', targetId: vm.uuid, result: 'failure', details: { snapshot_id: id, error: (err as Error).message } });
-          throw err;
-        }
-      });
+        },
+        async (err) => void (await repo.updateSnapshot(db, id, { state: 'ready', errorMessage: `delete failed: ${err.message}`.slice(0, 500) })),
+      );
       return snap;
     },
 
