@@ -30,7 +30,7 @@ export function chromiumSkipReason(): string | undefined {
 }
 
 /** Launch Chromium with a throwaway profile, run `fn`, and always close and delete the profile. */
-export async function withBrowser<T>(fn: (ctx: BrowserContext) => Promise<T>): Promise<T> {
+export async function withBrowser<T>(fn: (ctx: BrowserContext, profileDir: string) => Promise<T>): Promise<T> {
   const profile = mkdtempSync(join(tmpdir(), 'limen-chromium-'));
   const ctx = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM_PATH,
@@ -39,7 +39,7 @@ export async function withBrowser<T>(fn: (ctx: BrowserContext) => Promise<T>): P
     viewport: { width: 1366, height: 860 }, // a common laptop screen
   });
   try {
-    return await fn(ctx);
+    return await fn(ctx, profile);
   } finally {
     await ctx.close().catch(() => undefined);
     rmSync(profile, { recursive: true, force: true });

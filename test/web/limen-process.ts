@@ -1,7 +1,7 @@
 // A real LIMEN for browser tests: `node bin/limen.js serve` as a child process with its own data
 // dir, the libvirt test driver, and a free loopback port. Stopped by PID, also when a test fails.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +37,8 @@ function exited(child: ChildProcess): Promise<void> {
 
 export async function startLimen(opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<LimenProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'limen-ui-data-'));
+  // A real QEMU (libvirt-qemu user) must traverse the data dir to reach disks and ISOs.
+  chmodSync(dataDir, 0o755);
   const port = await freePort();
   const adminPassword = `ui-test-${Math.random().toString(36).slice(2)}-pass`;
   let out = '';

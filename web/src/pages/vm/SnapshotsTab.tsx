@@ -7,6 +7,7 @@ import { AsyncView, EmptyState, InlineError } from '../../components/AsyncStates
 import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { formatTime } from '../../lib/format';
 import { useAsync } from '../../lib/useAsync';
+import { usePolling } from '../../lib/usePolling';
 
 function CreateSnapshotForm({ vm, onCreated }: { vm: Vm; onCreated: () => void }) {
   const [name, setName] = useState('');
@@ -48,6 +49,8 @@ function CreateSnapshotForm({ vm, onCreated }: { vm: Vm; onCreated: () => void }
 
 export function SnapshotsTab({ vm }: { vm: Vm }) {
   const list = useAsync(async () => (await snapshots.list(vm.uuid)).items, [vm.uuid]);
+  // Snapshot work answers 202 and has no event stream: poll only while something is in progress.
+  usePolling(list.reload, 1_500, list.data?.some((s) => s.state !== 'ready') ?? false);
   const [confirm, setConfirm] = useState<{ kind: 'revert' | 'delete'; snap: Snapshot } | null>(null);
   return (
     <section className="panel" aria-labelledby="snap-h">
@@ -61,14 +64,14 @@ export function SnapshotsTab({ vm }: { vm: Vm }) {
             </thead>
             <tbody>
               {items.map((s) => (
-                <tr key={s.id}>
+                <tr key={s.id} data-snapshot={s.name} data-state={s.state}>
                   <td>{s.name}</td>
                   <td>{s.description || <span className="muted">—</span>}</td>
                   <td>{formatTime(s.created_at)}</td>
                   <td>{s.state}</td>
                   <td className="row-actions">
-                    <button type="button" className="btn btn-small" onClick={() => setConfirm({ kind: 'revert', snap: s })}>Revert</button>
-                    <button type="button" className="btn btn-small btn-danger-outline" onClick={() => setConfirm({ kind: 'delete', snap: s })}>Delete</button>
+                    <button type="button" className="btn btn-small" aria-label={`Revert to snapshot ${s.name}`} disabled={s.state !== 'ready'} onClick={() => setConfirm({ kind: 'revert', snap: s })}>Revert</button>
+                    <button type="button" className="btn btn-small btn-danger-outline" aria-label={`Delete snapshot ${s.name}`} disabled={s.state !== 'ready'} onClick={() => setConfirm({ kind: 'delete', snap: s })}>Delete</button>
                   </td>
                 </tr>
               ))}
