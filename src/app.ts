@@ -19,7 +19,8 @@ import { registerSystemRoutes, type HypervisorHealth } from './modules/system/in
 import fastifyWebsocket from '@fastify/websocket';
 import { createDiskImages, type Accel, type DiskImages, type HypervisorDriver } from './hypervisor/index.js';
 import { healthOfDriver } from './hypervisor-wiring.js';
-import { createEventHub, registerEventRoutes, type EventHub } from './modules/events/index.js';
+import { createEventHub, registerEventRoutes, withClusterFanout, type FanoutHub } from './modules/events/index.js';
+import { openClusterSession, type ClusterSession } from './platform/db/cluster-session.js';
 import { createIsosService, registerIsoRoutes } from './modules/isos/index.js';
 import { registerVmModule, type VmAccess, type VmModuleOptions, type VmPolicy } from './modules/vms/index.js';
 import { createQuotasService, createQuotaPolicy, registerQuotaDenialRecorder, registerQuotaRoutes, type HostCapacity } from './modules/quotas/index.js';
@@ -56,6 +57,8 @@ export interface AppDeps {
   /** Host metrics refresh interval (contract: at least every 15 s). */
   hostSampleMs?: number;
   now?: () => Date;
+  /** LISTEN/NOTIFY + advisory locks shared with other instances; default: opened on `database`. */
+  cluster?: ClusterSession;
 }
 
 export interface AppContext {
@@ -66,8 +69,10 @@ export interface AppContext {
   hypervisor: HypervisorHealth;
   /** The default host's hypervisor driver. */
   driver: HypervisorDriver;
-  /** Live VM events to websocket clients. */
-  events: EventHub;
+  /** Live VM events to websocket clients (of every instance: fanned out through NOTIFY). */
+  events: FanoutHub;
+  /** This instance's cluster session: leases for background loops, per-VM operation locks. */
+  cluster: ClusterSession;
   /** Vetoes/reservations run inside VM create/start/resize transactions (quotas, capacity). */
   vmPolicies: VmPolicy[];
   /** Set by the VM module when it registers: ownership-checked VM access for other modules. */
@@ -109,6 +114,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const metrics = deps.metrics ?? createMetrics({ version: config.version, commit: config.commit });
   const logger = pino(loggerOptions(config.logLevel), deps.logStream ?? process.stdout);
   const closing = new AbortController();
+  const cluster = deps.cluster ?? (await openClusterSession(deps.database, { log: logger.child({ component: 'cluster' }) }));
 
   const app = Fastify({
     loggerInstance: logger,
@@ -129,7 +135,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     log: logger,
     hypervisor: deps.hypervisor ?? healthOfDriver(deps.driver),
     driver: deps.driver,
-    events: createEventHub({ log: logger }),
+    events: withClusterFanout(createEventHub({ log: logger }), cluster, logger),
+    cluster,
     vmPolicies: [],
     vmAccess: undefined as unknown as VmAccess,
     now: deps.now ?? (() => new Date()),
@@ -206,7 +213,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       signal: closing.signal,
       log: logger,
       metrics,
-      tick: () => snapshots.reconcile((uuid) => ctx.vmAccess.isBusy(uuid)),
+      tick: async () => {
+        if (await cluster.lead('loop:snapshot-reconciler:default')) await snapshots.reconcile((uuid) => ctx.vmAccess.isBusy(uuid));
+      },
     }),
     runLoop({
       name: 'dependency-probe',
@@ -225,6 +234,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     closing.abort();
     ctx.events.close();
     await Promise.all(loops.map((l) => l.stopped));
+    if (!deps.cluster) await cluster.close();
   });
   return app;
 }

@@ -11,7 +11,7 @@ import type { HypervisorHealth } from '../../src/modules/system/index.js';
 import { createLibvirtDriver, type HypervisorDriver } from '../../src/hypervisor/index.js';
 import type { AppDeps } from '../../src/app.js';
 import type { HostProbe } from '../../src/platform/host-metrics.js';
-import { createTestDatabase, type DbEngine, type TestDatabase } from './db.js';
+import { createTestDatabase, openSharedDatabase, type DbEngine, type TestDatabase } from './db.js';
 
 /** Health of the test's driver, with a switch: `up = false` makes libvirt look down to /api/health. */
 export class FakeHypervisorHealth implements HypervisorHealth {
@@ -64,6 +64,11 @@ export interface TestAppOptions {
   vmOptions?: AppDeps['vmOptions'];
   /** Replaces the console's view of VMs (console tests against a fake VNC server). */
   consoleVmAccess?: AppDeps['consoleVmAccess'];
+  /**
+   * Another app's database: two instances on one PostgreSQL (cluster tests). Opened anew (own
+   * pool, like a second process); left in place at close, its owner drops it.
+   */
+  shareDatabase?: TestDatabase;
   /** Called before app.ready(): add test-only routes here. */
   beforeReady?: (app: App) => void | Promise<void>;
 }
@@ -81,7 +86,7 @@ export async function buildTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     version: '0.0.0-test',
     commit: 'test',
   });
-  const db = await createTestDatabase(opts.engine ?? 'pglite', dataDir);
+  const db = opts.shareDatabase ? await openSharedDatabase(opts.shareDatabase, dataDir) : await createTestDatabase(opts.engine ?? 'pglite', dataDir);
   const logs = new CapturedLogs();
   const driver = opts.driver ?? createLibvirtDriver({ uri: 'test:///default' });
   await driver.connect();

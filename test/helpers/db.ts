@@ -50,3 +50,10 @@ export async function createTestDatabase(engine: DbEngine, dataDir: string): Pro
     },
   };
 }
+
+/** A second handle (own pool) on another test database's server database; close() leaves it in place. */
+export async function openSharedDatabase(of: TestDatabase, dataDir: string): Promise<TestDatabase> {
+  if (!of.url) throw new Error('sharing a database needs PostgreSQL (PGlite is single-instance)');
+  const database = await openDatabase({ databaseUrl: of.url, dataDir });
+  return { database, url: of.url, drop: () => database.close() };
+}

@@ -28,6 +28,9 @@ export { type VmPolicy, type CreateCheck, type StartCheck, type ResizeCheck, typ
 export { type VmRecord } from './vms.repo.js';
 export { VM_STATES, type VmState } from './vm-state.js';
 
+/** Cluster lease of the VM reconciler of the default host. */
+export const RECONCILER_LEASE = 'loop:vm-reconciler:default';
+
 /**
  * What other modules (console, snapshots, backups) may ask of the VM module, set on ctx.vmAccess
  * when the module registers. loadVmFor is THE ownership check: another user's VM is a 404.
@@ -72,7 +75,7 @@ export function registerVmModule(ctx: AppContext, opts: VmModuleOptions): Fastif
       hub: ctx.events,
       disksDir,
       shutdownTimeoutMs: opts.shutdownTimeoutMs ?? 60_000,
-      ...createBackgroundTracker(ctx.log),
+      ...createBackgroundTracker(ctx.log, ctx.cluster),
     };
     const store = createVmStore(rt);
     const lifecycle = createVmLifecycle(rt, store);
@@ -103,6 +106,10 @@ export function registerVmModule(ctx: AppContext, opts: VmModuleOptions): Fastif
     };
 
     ctx.events.setSnapshotProvider(async (p) => (await listVms(ctx.database.db, p.role === 'admin' ? undefined : p.id)).map(toVmDto));
+    ctx.events.setVmLoader(async (uuid) => {
+      const vm = await findVm(ctx.database.db, uuid);
+      return vm && toVmDto(vm);
+    });
     ctx.events.setWatchAuthorizer(async (p, uuid) => vms.loadVmFor(p, uuid).then(() => true, () => false));
 
     const unsubscribe = ctx.driver.subscribe((e) => {
@@ -112,7 +119,18 @@ export function registerVmModule(ctx: AppContext, opts: VmModuleOptions): Fastif
     // Own stop signal: this plugin's onClose may run before the app-wide one.
     const stop = new AbortController();
     ctx.shutdown.addEventListener('abort', () => stop.abort(), { once: true });
-    const reconcileLoop = runLoop({ name: 'vm-reconciler', everyMs: opts.reconcileEveryMs ?? 10_000, signal: stop.signal, log: ctx.log, metrics: ctx.metrics, tick: () => reconciler.tick() });
+    // One reconciler per host across instances: the holder of its advisory lock (a dead holder's
+    // session ends and the lock frees, so another instance takes over on its next tick).
+    const reconcileLoop = runLoop({
+      name: 'vm-reconciler',
+      everyMs: opts.reconcileEveryMs ?? 10_000,
+      signal: stop.signal,
+      log: ctx.log,
+      metrics: ctx.metrics,
+      tick: async () => {
+        if (await ctx.cluster.lead(RECONCILER_LEASE)) await reconciler.tick();
+      },
+    });
     // After a reconnect events may have been missed: reconcile, then give every client a snapshot.
     const offConn = ctx.driver.onConnectionChange((s) => {
       ctx.metrics.libvirtConnection.set({ host: 'default' }, s === 'connected' ? 1 : 0);

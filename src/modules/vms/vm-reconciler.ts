@@ -7,7 +7,7 @@
 // - a limen-* domain without a row → an orphan: logged and listed for admins, left alone.
 import { uuidFromDomainName, type DomainSummary } from '../../hypervisor/index.js';
 import type { VmLifecycle } from './vm-lifecycle.js';
-import type { VmRuntime } from './vm-runtime.js';
+import { vmLockKey, type VmRuntime } from './vm-runtime.js';
 import { vmStateOf } from './vm-state.js';
 import type { VmStore } from './vm-store.js';
 import { listVms } from './vms.repo.js';
@@ -32,6 +32,8 @@ export function createVmReconciler(rt: VmRuntime, store: VmStore, lifecycle: VmL
 
       for (const vm of rows) {
         if (rt.busy.has(vm.uuid) || ctx.shutdown.aborted) continue;
+        // an operation in flight on another instance holds the VM's lock: leave the row to it
+        if (!(await ctx.cluster.tryLock(vmLockKey(vm.uuid)))) continue;
         rt.busy.add(vm.uuid);
         try {
           if (vm.state === 'creating') await lifecycle.recoverCreate(vm);
@@ -52,6 +54,7 @@ export function createVmReconciler(rt: VmRuntime, store: VmStore, lifecycle: VmL
           ctx.log.warn({ err, vm: vm.uuid }, 'reconcile of a VM failed; retrying next tick');
         } finally {
           rt.busy.delete(vm.uuid);
+          await ctx.cluster.unlock(vmLockKey(vm.uuid));
         }
       }
 

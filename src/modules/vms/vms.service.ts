@@ -11,7 +11,7 @@ import { audit } from '../audit/index.js';
 import { findIso } from '../isos/index.js';
 import { diskPathFor, type VmLifecycle } from './vm-lifecycle.js';
 import { runPolicies } from './vm-policies.js';
-import type { VmRuntime } from './vm-runtime.js';
+import { vmLockKey, type VmRuntime } from './vm-runtime.js';
 import { checkDelete, planAction, vmStateOf, type VmAction } from './vm-state.js';
 import type { VmStore } from './vm-store.js';
 import { checkSize, normalizeVmName } from './vm-input.js';
@@ -127,6 +127,13 @@ export function createVmsService(rt: VmRuntime, store: VmStore, lifecycle: VmLif
         const size = { vcpus: checkSize('vcpus', input.vcpus, b), memoryMb: checkSize('memory_mb', input.memory_mb, b), diskGb: checkSize('disk_gb', input.disk_gb, b) };
         requireHypervisor();
         const uuid = randomUUID();
+        // Claimed before the row exists, so no instance's reconciler can take a fresh `creating`
+        // row for the leftover of a crash between our commit and the provisioning start.
+        const lockKey = vmLockKey(uuid);
+        const claimed = await ctx.cluster.tryLock(lockKey);
+        const release = async () => {
+          if (claimed) await ctx.cluster.unlock(lockKey);
+        };
         const vm = await inTransaction(db, async (tx) => {
           if (input.iso && !(await findIso(tx, input.iso))) throw validationFailed('iso', 'unknown ISO id');
           if (await nameTaken(tx, principal.id, name)) throw conflict('You already have a VM with this name');
@@ -144,12 +151,13 @@ export function createVmsService(rt: VmRuntime, store: VmStore, lifecycle: VmLif
           });
           await audit(tx, req, { action: 'vm.create', targetType: 'vm', targetId: uuid, result: 'success', details: { name, phase: 'accepted', ...size, iso: input.iso ?? null } });
           return row;
-        }).catch((e: unknown) => {
+        }).catch(async (e: unknown) => {
+          await release();
           if (isUniqueViolation(e)) throw conflict('You already have a VM with this name');
           throw e;
         });
         store.publish('vm.created', vm);
-        rt.background(uuid, () => lifecycle.provision(vm, req));
+        rt.background(uuid, () => lifecycle.provision(vm, req).finally(release));
         return vm;
       }),
 
@@ -167,7 +175,7 @@ export function createVmsService(rt: VmRuntime, store: VmStore, lifecycle: VmLif
         if (opts.wait) {
           rt.busy.add(uuid);
           try {
-            await lifecycle.teardown(vm, req);
+            await rt.exclusive(uuid, () => lifecycle.teardown(vm, req));
           } finally {
             rt.busy.delete(uuid);
           }
