@@ -12,6 +12,8 @@ import { loggerOptions } from './platform/log.js';
 import { registerErrorHandling } from './platform/http/error-handler.js';
 import { registerSecurityHeaders } from './platform/http/security-headers.js';
 import { registerHttpMetrics } from './platform/http/http-metrics.js';
+import { clientErrorHandler } from './platform/http/raw-client-errors.js';
+import { DEFAULT_SLOW_REQUEST_LIMITS, registerSlowRequestGuard, type SlowRequestLimits } from './platform/http/slow-requests.js';
 import { registerOpenApi } from './platform/http/openapi.js';
 import type { HostProbe } from './platform/host-metrics.js';
 import { runLoop } from './platform/loop.js';
@@ -59,6 +61,8 @@ export interface AppDeps {
   now?: () => Date;
   /** LISTEN/NOTIFY + advisory locks shared with other instances; default: opened on `database`. */
   cluster?: ClusterSession;
+  /** Slow-client bounds (tests shorten them); default DEFAULT_SLOW_REQUEST_LIMITS. */
+  slowRequestLimits?: Partial<SlowRequestLimits>;
 }
 
 export interface AppContext {
@@ -125,6 +129,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
     return503OnClosing: true,
     forceCloseConnections: true,
+    // malformed HTTP, oversized headers: answered in the contract's error shape too
+    clientErrorHandler,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
@@ -151,6 +157,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     reply.header('x-request-id', req.id);
   });
   registerErrorHandling(app);
+  registerSlowRequestGuard(app, { ...DEFAULT_SLOW_REQUEST_LIMITS, ...deps.slowRequestLimits });
   await app.register(fastifyCookie);
   await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
   const auth = createAuthService(ctx);

@@ -8,6 +8,7 @@ export const CLOSE = {
   endedByAdmin: { code: 4005, reason: 'Ended by an administrator' },
   vncUnavailable: { code: 4006, reason: 'The console of this machine is not reachable' },
   accountEnded: { code: 4007, reason: 'Your session has ended' },
+  ticketRateLimited: { code: 4008, reason: 'Too many refused console tickets; try again in a minute' },
   serverShutdown: { code: 1001, reason: 'Server is shutting down' },
 } as const;
 
@@ -23,6 +24,7 @@ export const END_REASON: Record<CloseKind | 'client_closed' | 'vnc_closed', stri
   endedByAdmin: 'admin_kill',
   vncUnavailable: 'vnc_unavailable',
   accountEnded: 'account_ended',
+  ticketRateLimited: 'ticket_rate_limited',
   serverShutdown: 'server_shutdown',
   client_closed: 'client_closed',
   vnc_closed: 'vnc_closed',

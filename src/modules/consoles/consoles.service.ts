@@ -15,6 +15,7 @@ import { audit } from '../audit/index.js';
 import * as repo from './consoles.repo.js';
 import { pump, type PumpCounters } from './console-proxy.js';
 import { CLOSE, END_REASON, type CloseKind } from './close-codes.js';
+import { createTicketThrottle } from './ticket-throttle.js';
 
 /** What the console needs from the VM module (wired in app.ts). */
 export interface ConsoleVmAccess {
@@ -43,6 +44,7 @@ export function createConsolesService(ctx: AppContext, vms: ConsoleVmAccess) {
   const instanceId = randomUUID();
   const live = new Map<string, LiveSession>();
   const gauge = (): void => ctx.metrics.consoleActiveSessions.set(live.size);
+  const refusedTickets = createTicketThrottle();
 
   const closeWhere = (pred: (s: LiveSession) => boolean, kind: CloseKind): number => {
     let n = 0;
@@ -106,8 +108,17 @@ export function createConsolesService(ctx: AppContext, vms: ConsoleVmAccess) {
      */
     async serve(ws: WebSocket, req: FastifyRequest, vmUuid: string, ticket: string | undefined): Promise<void> {
       const closeWith = (kind: CloseKind): void => ws.close(CLOSE[kind].code, CLOSE[kind].reason);
+      // An address spraying bad tickets is answered without a database lookup (ticket-throttle.ts).
+      if (refusedTickets.blocked(req.ip)) {
+        ctx.metrics.authFailures.inc({ reason: 'rate_limited' });
+        return closeWith('ticketRateLimited');
+      }
       const claim = ticket ? await repo.consumeTicket(db, hash(ticket), vmUuid, ctx.now()) : undefined;
-      if (!claim) return closeWith('ticketInvalid');
+      if (!claim) {
+        refusedTickets.fail(req.ip);
+        ctx.metrics.authFailures.inc({ reason: 'invalid_token' });
+        return closeWith('ticketInvalid');
+      }
       // The login behind the ticket must still be valid (logout or disable ends consoles too).
       let principal: Principal;
       try {
