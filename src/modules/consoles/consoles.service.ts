@@ -2,7 +2,7 @@
 // live sessions (console_active_sessions is its size), limits, idle/max-duration sweeps, admin
 // kills (also across instances, through the database) and closing when a VM stops.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { AppContext } from '../../app.js';
@@ -173,8 +173,9 @@ export function createConsolesService(ctx: AppContext, vms: ConsoleVmAccess) {
           session.close('vncUnavailable');
           return;
         }
-        tcp = connect({ host: endpoint.host, port: endpoint.port, noDelay: true });
-        const end = await pump(ws, tcp, counters);
+        const p = pump(ws, endpoint, counters);
+        tcp = p.tcp;
+        const end = await p.ended;
         if (end.by === 'vnc' && endKind === 'client_closed') {
           endKind = 'vnc_closed';
           // QEMU closed the VNC socket: the VM stopped (or its console went away).
