@@ -14,6 +14,9 @@ interface QuotaJson {
   over_limit: string[];
 }
 
+// Background VM work competes for 2 cores with the rest of the suite: wait generously.
+const SLOW = 90_000;
+
 const resourceOf = (b: Record<string, unknown>): string => (b.details as { resource: string }).resource;
 
 const tiny = (name: string, extra: Record<string, unknown> = {}) => ({ name, vcpus: 1, memory_mb: 64, disk_gb: 1, ...extra });
@@ -85,14 +88,14 @@ for (const engine of DB_ENGINES) {
         assert.equal(r.statusCode, 202, r.body);
         uuids.push(r.json().uuid);
       }
-      for (const uuid of uuids) await waitState(t.app, u, uuid, 'stopped');
+      for (const uuid of uuids) await waitState(t.app, u, uuid, 'stopped', SLOW);
       const before0 = await denied(t);
       const results = await Promise.all(uuids.map((uuid) => t.app.inject({ method: 'POST', url: `/api/vms/${uuid}/action`, headers: u.auth, payload: { action: 'start' } })));
       const ok = results.filter((r) => r.statusCode === 202 || r.statusCode === 200);
       assert.equal(ok.length, 3, results.map((r) => r.statusCode).join(','));
       for (const r of results.filter((x) => x.statusCode === 403)) assert.equal(r.json().details.resource, 'running_vms');
       assert.equal((await denied(t)).running_vms! - before0.running_vms!, 47);
-      await waitFor('3 running', async () => (await quota(u)).usage.running_vms === 3 || undefined);
+      await waitFor('3 running', async () => (await quota(u)).usage.running_vms === 3 || undefined, SLOW);
     });
 
     test('start respects running vCPU and memory limits; stopping frees them', async () => {
@@ -100,14 +103,14 @@ for (const engine of DB_ENGINES) {
       await setQuota(u, { running_vcpus: 2, running_memory_mb: 128 });
       const a = (await t.app.inject({ method: 'POST', url: '/api/vms', headers: u.auth, payload: tiny('a', { vcpus: 2 }) })).json();
       const b = (await t.app.inject({ method: 'POST', url: '/api/vms', headers: u.auth, payload: tiny('b', { memory_mb: 128 }) })).json();
-      await waitState(t.app, u, a.uuid, 'stopped');
-      await waitState(t.app, u, b.uuid, 'stopped');
+      await waitState(t.app, u, a.uuid, 'stopped', SLOW);
+      await waitState(t.app, u, b.uuid, 'stopped', SLOW);
       assert.equal((await t.app.inject({ method: 'POST', url: `/api/vms/${a.uuid}/action`, headers: u.auth, payload: { action: 'start' } })).statusCode, 202);
-      await waitState(t.app, u, a.uuid, 'running');
+      await waitState(t.app, u, a.uuid, 'running', SLOW);
       const refused = await t.app.inject({ method: 'POST', url: `/api/vms/${b.uuid}/action`, headers: u.auth, payload: { action: 'start' } });
       assert.equal(resourceOf(assertErrorBody(refused, 403, 'QUOTA_EXCEEDED')), 'running_vcpus');
       await t.app.inject({ method: 'POST', url: `/api/vms/${a.uuid}/action`, headers: u.auth, payload: { action: 'stop' } });
-      await waitState(t.app, u, a.uuid, 'stopped');
+      await waitState(t.app, u, a.uuid, 'stopped', SLOW);
       assert.equal((await t.app.inject({ method: 'POST', url: `/api/vms/${b.uuid}/action`, headers: u.auth, payload: { action: 'start' } })).statusCode, 202);
     });
 
@@ -134,7 +137,7 @@ for (const engine of DB_ENGINES) {
       const u = await newUser(t.app);
       await setQuota(u, { vcpus: 2, vms: 1 });
       const vm = (await t.app.inject({ method: 'POST', url: '/api/vms', headers: u.auth, payload: tiny('r') })).json();
-      await waitState(t.app, u, vm.uuid, 'stopped');
+      await waitState(t.app, u, vm.uuid, 'stopped', SLOW);
       const big = await t.app.inject({ method: 'PATCH', url: `/api/vms/${vm.uuid}`, headers: u.auth, payload: { vcpus: 3 } });
       assert.equal(resourceOf(assertErrorBody(big, 403, 'QUOTA_EXCEEDED')), 'vcpus');
       const ok = await t.app.inject({ method: 'PATCH', url: `/api/vms/${vm.uuid}`, headers: u.auth, payload: { vcpus: 2 } });
@@ -142,7 +145,7 @@ for (const engine of DB_ENGINES) {
       assert.equal((await quota(u)).usage.vcpus, 2);
       assertErrorBody(await t.app.inject({ method: 'POST', url: '/api/vms', headers: u.auth, payload: tiny('second') }), 403, 'QUOTA_EXCEEDED');
       assert.ok([200, 202].includes((await t.app.inject({ method: 'DELETE', url: `/api/vms/${vm.uuid}`, headers: u.auth })).statusCode));
-      await waitFor('usage freed', async () => (await quota(u)).usage.vms === 0 || undefined);
+      await waitFor('usage freed', async () => (await quota(u)).usage.vms === 0 || undefined, SLOW);
       assert.equal((await t.app.inject({ method: 'POST', url: '/api/vms', headers: u.auth, payload: tiny('second') })).statusCode, 202);
     });
 
@@ -150,7 +153,7 @@ for (const engine of DB_ENGINES) {
       const u = await newUser(t.app);
       await setQuota(u, { snapshots: 2 });
       const vm = (await t.app.inject({ method: 'POST', url: '/api/vms', headers: u.auth, payload: tiny('s') })).json();
-      await waitState(t.app, u, vm.uuid, 'stopped');
+      await waitState(t.app, u, vm.uuid, 'stopped', SLOW);
       for (const name of ['one', 'two']) {
         assert.equal((await t.app.inject({ method: 'POST', url: `/api/vms/${vm.uuid}/snapshots`, headers: u.auth, payload: { name } })).statusCode, 202);
       }
@@ -163,9 +166,9 @@ for (const engine of DB_ENGINES) {
     test('lowering a limit below usage blocks new allocations and touches nothing running', async () => {
       const u = await newUser(t.app);
       const vm = (await t.app.inject({ method: 'POST', url: '/api/vms', headers: u.auth, payload: tiny('keep', { memory_mb: 512 }) })).json();
-      await waitState(t.app, u, vm.uuid, 'stopped');
+      await waitState(t.app, u, vm.uuid, 'stopped', SLOW);
       await t.app.inject({ method: 'POST', url: `/api/vms/${vm.uuid}/action`, headers: u.auth, payload: { action: 'start' } });
-      await waitState(t.app, u, vm.uuid, 'running');
+      await waitState(t.app, u, vm.uuid, 'running', SLOW);
       const q = await setQuota(u, { memory_mb: 256, running_memory_mb: 128 });
       assert.deepEqual(q.over_limit.sort(), ['memory_mb', 'running_memory_mb']);
       assert.deepEqual((await quota(u)).over_limit.sort(), ['memory_mb', 'running_memory_mb']);
