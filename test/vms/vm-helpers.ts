@@ -4,7 +4,7 @@ import type { WebSocket } from 'ws';
 import type { App } from '../../src/app.js';
 import type { TestUser } from '../helpers/factories.js';
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 15_000, everyMs = 50): Promise<T> {
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 60_000, everyMs = 50): Promise<T> {
   const until = Date.now() + ms;
   for (;;) {
     const v = await fn();
@@ -28,7 +28,7 @@ export async function getVm(app: App, u: TestUser, uuid: string): Promise<{ stat
   return { status: r.statusCode, vm: r.json() };
 }
 
-export function waitState(app: App, u: TestUser, uuid: string, state: string, ms = 15_000): Promise<VmJson> {
+export function waitState(app: App, u: TestUser, uuid: string, state: string, ms = 60_000): Promise<VmJson> {
   let last = '';
   return waitFor(`VM ${uuid} to be ${state} (last: ${last})`, async () => {
     const { status, vm } = await getVm(app, u, uuid);
@@ -37,7 +37,7 @@ export function waitState(app: App, u: TestUser, uuid: string, state: string, ms
   }, ms);
 }
 
-export function waitGone(app: App, u: TestUser, uuid: string, ms = 15_000): Promise<true> {
+export function waitGone(app: App, u: TestUser, uuid: string, ms = 60_000): Promise<true> {
   return waitFor(`VM ${uuid} to be deleted`, async () => (await getVm(app, u, uuid)).status === 404 || undefined, ms);
 }
 
@@ -56,7 +56,7 @@ export async function openEvents(app: App, token: string, headers: Record<string
   return {
     ws,
     messages,
-    next: (pred, ms = 15_000) => waitFor('an event', () => messages.find(pred), ms, 20),
+    next: (pred, ms = 60_000) => waitFor('an event', () => messages.find(pred), ms, 20),
     close: () => ws.terminate(),
   };
 }
