@@ -46,8 +46,9 @@ before(async () => {
     body: createReadStream(GRUB_ISO) as unknown as BodyInit,
     duplex: 'half',
   } as RequestInit);
-  assert.equal(up.status, 201, await up.text());
-  const iso = (await up.json()) as { id: string };
+  const upText = await up.text();
+  assert.equal(up.status, 201, upText);
+  const iso = JSON.parse(upText) as { id: string };
   const vm = await api<{ uuid: string }>('POST', '/api/vms', { name: 'console-e2e', vcpus: 1, memory_mb: 96, disk_gb: 1, iso: iso.id, start: true });
   uuid = vm.uuid;
   await until('VM running', async () => (await vmState()) === 'running', 120_000, 500);
@@ -90,17 +91,36 @@ test('/console/{uuid}: guest screen, keystrokes reach GRUB, sessions counted 0 â
       assert.equal(await sessions(), 1, 'one session while the page is open');
       steps.mark(`guest screen ${before.width}x${before.height}, ${before.nonBlack} lit pixels`);
 
-      // Keystrokes from the page reach the guest: GRUB echoes them at its prompt, so the screen changes.
-      await page.locator('[data-testid="console-screen"] canvas').click();
+      // The rescue CD shows GRUB's menu with a countdown: wait until the boot text settles (only the
+      // countdown digit changes, a few pixels), then act before the countdown ends.
+      const canvas = page.locator('[data-testid="console-screen"] canvas');
+      const history: number[] = [];
+      const menu = await until('the boot text to settle at the GRUB menu', async () => {
+        const s = await sampleCanvas(page);
+        if (!s) return null;
+        history.push(s.nonBlack);
+        const recent = history.slice(-3); // 1.5 s at 500 ms
+        return recent.length === 3 && Math.max(...recent) - Math.min(...recent) < 200 ? s : null;
+      }, 90_000, 500);
+
+      // Keystrokes from the page reach the guest. `c` leaves the menu for GRUB's command line (a
+      // mostly empty screen), then `help` fills it with the command list.
+      await canvas.click();
+      await page.keyboard.press('c');
+      const prompt = await until('GRUB command line after pressing c', async () => {
+        const s = await sampleCanvas(page);
+        return s && s.nonBlack < menu.nonBlack * 0.7 ? s : null;
+      }, 60_000, 300);
+      shots.push(await shot(page, 'console-page-prompt'));
       await page.keyboard.type('help', { delay: 30 });
       await page.keyboard.press('Enter');
-      const changed = await until('the screen to change after typing', async () => {
+      const after = await until('GRUB to print its help after typing', async () => {
         const s = await sampleCanvas(page);
-        return s && s.hash !== before.hash ? s : null;
-      }, 30_000);
+        return s && s.nonBlack > prompt.nonBlack * 1.5 ? s : null;
+      }, 60_000, 300);
       shots.push(await shot(page, 'console-page-after-typing'));
-      assert.notEqual(changed.hash, before.hash);
-      steps.mark('typed help, screen changed');
+      assert.notEqual(after.hash, prompt.hash);
+      steps.mark(`c, help typed: lit pixels menu ${menu.nonBlack} â†’ prompt ${prompt.nonBlack} â†’ help ${after.nonBlack}`);
 
       // Closing the page closes the session.
       await page.close();
@@ -133,7 +153,7 @@ test('/console/{uuid}: guest screen, keystrokes reach GRUB, sessions counted 0 â
       await page.locator('.console[data-phase="closed"], .notice').first().waitFor(LONG);
       await until('the stopped state or close reason shown', async () => {
         const text = await page.locator('main').innerText();
-        return /not running/i.test(text) ? text : null;
+        return /is not running/i.test(text) ? text : null;
       }, 60_000);
       shots.push(await shot(page, 'console-page-vm-stopped'));
       await until('sessions back to 0 after the VM stopped', async () => (await sessions()) === 0, 30_000);

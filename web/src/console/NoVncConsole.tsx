@@ -23,7 +23,7 @@ export function NoVncConsole({ uuid, running }: { uuid: string; running: boolean
   }, [rfb]);
 
   if (!running) {
-    return <p className="notice">The console is available while the machine is running. Start it with the Start button.</p>;
+    return <p className="notice">This machine is not running. Its console is available while it runs: start it first.</p>;
   }
 
   const connected = phase === 'connected';
