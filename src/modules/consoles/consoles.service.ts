@@ -60,7 +60,9 @@ export function createConsolesService(ctx: AppContext, vms: ConsoleVmAccess) {
     if (state !== 'running') closeWhere((s) => s.vmUuid === uuid, 'vmStopped');
   });
 
-  // Idle and max-duration limits, admin kills requested through another instance, ticket purge.
+  // Idle and max-duration limits every tick (in memory). Database work is spaced out: with the
+  // embedded database every query runs on this thread and would show up as console latency.
+  let ticks = 0;
   const sweeper = runLoop({
     name: 'console-sweeper',
     everyMs: 2000,
@@ -69,15 +71,19 @@ export function createConsolesService(ctx: AppContext, vms: ConsoleVmAccess) {
     metrics: ctx.metrics,
     tick: async () => {
       const now = Date.now();
+      ticks++;
       closeWhere((s) => now - s.counters.lastClientActivity > limits.idleTimeoutS * 1000, 'idleTimeout');
       closeWhere((s) => now - s.startedAt > limits.maxDurationS * 1000, 'maxDuration');
-      if (live.size > 0) {
+      if (live.size > 0 && ticks % 2 === 0) {
+        // Ends requested through another instance (this instance's own are immediate).
         const kills = new Set(await repo.killRequested(db, instanceId));
         closeWhere((s) => kills.has(s.id), 'endedByAdmin');
-        await repo.touchSessions(db, [...live.keys()]);
       }
-      await repo.endStaleSessions(db, 30);
-      await repo.purgeTickets(db, new Date(now - 3600_000));
+      if (live.size > 0 && ticks % 5 === 0) await repo.touchSessions(db, [...live.keys()]);
+      if (ticks % 15 === 0) {
+        await repo.endStaleSessions(db, 60);
+        await repo.purgeTickets(db, new Date(now - 3600_000));
+      }
     },
   });
 
