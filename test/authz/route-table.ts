@@ -45,6 +45,7 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   'GET /api/vms/:uuid/boot-order': 'user',
   'PUT /api/vms/:uuid/boot-order': 'user',
   'GET /api/vms/:uuid/stats': 'user',
+  'GET /api/vms/:uuid/activity': 'user',
   'GET /api/admin/vms': 'admin',
 
   'GET /api/quota': 'user',

@@ -94,3 +94,26 @@ for (const engine of DB_ENGINES) {
     });
   });
 }
+
+describe('VM activity', () => {
+  test("an owner reads their VM's audit rows; another user gets 404", async () => {
+    const t = await buildTestApp();
+    try {
+      const alice = await newUser(t.app);
+      const bob = await newUser(t.app);
+      const vm = (await t.app.inject({ method: 'POST', url: '/api/vms', headers: alice.auth, payload: { name: 'watched', vcpus: 1, memory_mb: 64, disk_gb: 1 } })).json<{ uuid: string }>().uuid;
+      await waitState(t.app, alice, vm, 'stopped');
+      await t.app.inject({ method: 'POST', url: `/api/vms/${vm}/action`, headers: alice.auth, payload: { action: 'start' } });
+      const rows = await waitFor('activity', async () => {
+        const r = await t.app.inject({ method: 'GET', url: `/api/vms/${vm}/activity`, headers: alice.auth });
+        const items = r.json<{ items: { action: string; actor_id: string; ip: string | null }[] }>().items;
+        return items.some((i) => i.action === 'vm.start') ? items : undefined;
+      });
+      assert.ok(rows.some((i) => i.action === 'vm.create'));
+      assert.ok(rows.every((i) => i.ip === null), 'client IPs are for admins only');
+      assertErrorBody(await t.app.inject({ method: 'GET', url: `/api/vms/${vm}/activity`, headers: bob.auth }), 404, 'NOT_FOUND');
+    } finally {
+      await t.close();
+    }
+  });
+});

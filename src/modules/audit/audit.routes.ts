@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import type { AppContext } from '../../app.js';
 import { listAudit, type AuditResult } from './audit.repo.js';
+import { principalOf } from '../auth/index.js';
 
 const AuditItem = Type.Object({
   id: Type.String(),
@@ -57,6 +58,31 @@ export function registerAuditRoutes(ctx: AppContext): FastifyPluginAsync {
           offset: (page - 1) * perPage,
         });
         return { items: r.items.map((i) => ({ ...i, at: new Date(i.at).toISOString() })), total: r.total };
+      },
+    );
+
+    // A VM's activity for whoever may see the VM (the owner; admins): its audit rows, newest first.
+    app.get(
+      '/api/vms/:uuid/activity',
+      {
+        config: { auth: 'user' },
+        schema: {
+          tags: ['vms'],
+          summary: 'Activity of a VM (its audit rows, newest first)',
+          security: [{ bearer: [] }],
+          params: Type.Object({ uuid: Type.String({ format: 'uuid' }) }),
+          querystring: Type.Object({ page: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,5}$' })) }, { additionalProperties: false }),
+          response: { 200: Type.Object({ items: Type.Array(AuditItem), total: Type.Integer() }) },
+        },
+      },
+      async (req) => {
+        const { uuid } = req.params as { uuid: string };
+        await ctx.vmAccess.loadVmFor(principalOf(req), uuid); // not yours: 404
+        const page = Number((req.query as { page?: string }).page ?? 1);
+        const r = await listAudit(ctx.database.db, { targetType: 'vm', targetId: uuid, limit: 50, offset: (page - 1) * 50 });
+        // Client IPs of other people's actions (an admin acting on your VM) stay with admins.
+        const admin = req.principal?.role === 'admin';
+        return { items: r.items.map((i) => ({ ...i, ip: admin ? i.ip : null, at: new Date(i.at).toISOString() })), total: r.total };
       },
     );
   };
