@@ -766,6 +766,64 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/vms/{uuid}/activity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Activity of a VM (its audit rows, newest first) */
+        get: {
+            parameters: {
+                query?: {
+                    page?: string;
+                };
+                header?: never;
+                path: {
+                    uuid: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                id: string;
+                                /** Format: date-time */
+                                at: string;
+                                actor_id: string | null;
+                                actor_username: string | null;
+                                action: string;
+                                target_type: string | null;
+                                target_id: string | null;
+                                result: string;
+                                details: {
+                                    [key: string]: unknown;
+                                };
+                                request_id: string | null;
+                                ip: string | null;
+                            }[];
+                            total: number;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/backups": {
         parameters: {
             query?: never;
@@ -902,7 +960,6 @@ export interface paths {
                         out_dir?: string;
                         keep?: number;
                         drill_account?: boolean;
-                        secrets_passphrase?: string;
                         origin?: "cli" | "drill";
                     };
                 };
