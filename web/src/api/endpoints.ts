@@ -34,6 +34,7 @@ export const vms = {
   remove: (uuid: string) => api.del<Vm>(`/api/vms/${enc(uuid)}`),
   action: (uuid: string, action: VmAction) => api.post<Vm>(`/api/vms/${enc(uuid)}/action`, { action }),
   stats: (uuid: string) => api.get<VmStats>(`/api/vms/${enc(uuid)}/stats`),
+  activity: (uuid: string) => api.get<List<AuditEntry>>(`/api/vms/${enc(uuid)}/activity`),
   media: (uuid: string) => api.get<VmMedia>(`/api/vms/${enc(uuid)}/media`),
   /** Insert a library ISO (by id) or eject (null). */
   setMedia: (uuid: string, isoId: string | null) => api.post<VmMedia>(`/api/vms/${enc(uuid)}/media`, { iso: isoId }),
