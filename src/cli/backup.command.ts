@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { loadProcessConfig } from '../config/runtime.js';
 import { ARCHIVE_SUFFIX, defaultBackupDir, readManifest, verifyArchive } from '../modules/backups/index.js';
 import { takeBackup } from '../modules/backups/local-backup.js';
+import { readPassphrase } from '../modules/backups/passphrase.js';
 
 const mib = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 
@@ -23,17 +24,25 @@ export function registerBackupCommands(program: Command): void {
     .option('-o, --out <dir>', 'directory for the archive (default $LIMEN_DATA_DIR/backups)')
     .option('--with-isos', 'include the ISO images themselves (the list is always included)')
     .option('--keep <n>', 'afterwards keep only the newest N completed archives')
-    .action(async (opts: { out?: string; withIsos?: boolean; keep?: string }) => {
+    .option('--with-secrets', 'include the data dir secrets, encrypted with a passphrase (scrypt + AES-256-GCM)')
+    .option('--passphrase-file <file>', 'secrets passphrase: first line of FILE (default: asked on the terminal; never an argument)')
+    .action(async (opts: { out?: string; withIsos?: boolean; keep?: string; withSecrets?: boolean; passphraseFile?: string }) => {
       const config = loadProcessConfig();
       const keep = parseKeep(opts.keep);
+      if (opts.passphraseFile && !opts.withSecrets) throw new Error('--passphrase-file is for --with-secrets');
+      const secretsPassphrase = opts.withSecrets ? await readPassphrase(opts.passphraseFile, { confirm: true }) : undefined;
       const tty = process.stderr.isTTY;
+      const t0 = Date.now();
       const r = await takeBackup(config, {
         origin: 'cli',
         outDir: opts.out ? resolve(opts.out) : undefined,
         withIsos: opts.withIsos ?? false,
         keep,
+        secretsPassphrase,
         onProgress: (p) => {
-          if (tty) process.stderr.write(`\r\x1b[2K${p.step} ${mib(p.bytes)}`);
+          // One rewritten line: step, bytes so far, average rate since the start.
+          const s = (Date.now() - t0) / 1000;
+          if (tty) process.stderr.write(`\r\x1b[2K${p.step} ${mib(p.bytes)}${s > 1 ? ` ${(p.bytes / 1e6 / s).toFixed(0)} MB/s` : ''}`);
         },
       });
       if (tty) process.stderr.write('\r\x1b[2K');

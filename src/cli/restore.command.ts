@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { loadProcessConfig } from '../config/runtime.js';
 import { libvirtDomainRestorer, requireValidArchive, restoreArchive } from '../modules/backups/index.js';
 import { connectDriver, serverHoldingDataDir } from '../modules/backups/local-backup.js';
+import { readPassphrase } from '../modules/backups/passphrase.js';
 
 export function registerRestoreCommand(program: Command): void {
   program
@@ -12,12 +13,16 @@ export function registerRestoreCommand(program: Command): void {
     .description('restore an archive over this installation (stop the server first); verifies before touching anything')
     .argument('<file>')
     .option('-y, --yes', 'do not ask for confirmation (required when not on a terminal)')
-    .action(async (file: string, opts: { yes?: boolean }) => {
+    .option('--with-secrets', "restore the archive's encrypted secrets (default: keep this installation's own)")
+    .option('--passphrase-file <file>', 'secrets passphrase: first line of FILE (default: asked on the terminal)')
+    .action(async (file: string, opts: { yes?: boolean; withSecrets?: boolean; passphraseFile?: string }) => {
       const config = loadProcessConfig();
       const archive = resolve(file);
       const server = serverHoldingDataDir(config.dataDir);
       if (server) throw new Error(`a LIMEN server (pid ${server.pid}, ${server.url}) is running on ${config.dataDir}; stop it before restoring`);
       const { manifest } = await requireValidArchive(archive);
+      if ((opts.withSecrets || opts.passphraseFile) && !manifest.options.with_secrets) throw new Error('this archive holds no secrets (it was made without --with-secrets)');
+      const secretsPassphrase = opts.withSecrets || opts.passphraseFile ? await readPassphrase(opts.passphraseFile, { confirm: false }) : undefined;
       console.log(`verified ${archive}: ${manifest.database.kind} database, ${manifest.vms.length} VM(s), created ${manifest.created_at} by LIMEN ${manifest.limen_version}`);
       const target = config.databaseUrl ? 'the PostgreSQL database of DATABASE_URL' : `the embedded database in ${config.dataDir}/db`;
       if (!opts.yes) {
@@ -30,8 +35,10 @@ export function registerRestoreCommand(program: Command): void {
       // The simulated test:/// host lives inside one process: nothing to define there.
       const driver = config.libvirtUri.startsWith('test:') ? undefined : await connectDriver(config);
       try {
-        const r = await restoreArchive({ file: archive, dataDir: config.dataDir, databaseUrl: config.databaseUrl, domains: driver ? libvirtDomainRestorer(driver) : undefined });
+        const r = await restoreArchive({ file: archive, dataDir: config.dataDir, databaseUrl: config.databaseUrl, domains: driver ? libvirtDomainRestorer(driver) : undefined, secretsPassphrase });
         console.log(`restored in ${(r.durationMs / 1000).toFixed(1)} s (verify ${(r.verifyMs / 1000).toFixed(1)} s, staging ${(r.stageMs / 1000).toFixed(1)} s)`);
+        if (r.secrets.action === 'restored') console.log(`secrets: restored from the archive (${manifest.secrets?.names.join(', ') ?? ''})`);
+        else console.log(`secrets: kept this installation's own${r.secrets.inArchive ? ' (the archive has encrypted secrets: restore with --with-secrets to use them)' : ''}; tokens signed elsewhere are invalid here, users log in again`);
         if (!driver) console.log('libvirt: not reachable or simulated; VM domains were not defined (the VM module reports them as missing)');
         else console.log(`libvirt: ${r.domains.defined.length} domain(s) defined, ${r.domains.existing.length} already present`);
         for (const f of r.domains.failed) console.error(`  domain ${f.uuid} not defined: ${f.error}`);

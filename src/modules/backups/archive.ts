@@ -19,6 +19,7 @@ export interface CreateArchiveOptions {
   version: string;
   commit: string;
   withIsos: boolean;
+  withSecrets?: boolean;
   now?: () => Date;
   onProgress?: (p: BackupProgress) => void;
 }
@@ -116,7 +117,8 @@ export async function createArchive(opts: CreateArchiveOptions): Promise<Created
       database: draft.database,
       vms: draft.vms,
       isos: draft.isos,
-      options: { with_isos: opts.withIsos },
+      options: { with_isos: opts.withIsos, with_secrets: draft.secrets !== undefined },
+      ...(draft.secrets ? { secrets: draft.secrets } : {}),
       files,
     };
     const text = Buffer.from(JSON.stringify(manifest, null, 2) + '\n');

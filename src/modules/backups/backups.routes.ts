@@ -33,7 +33,7 @@ const OperatorBody = Type.Object(
   {
     with_isos: Type.Optional(Type.Boolean()),
     out_dir: Type.Optional(Type.String({ pattern: '^/', maxLength: 4096 })),
-    keep: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })), drill_account: Type.Optional(Type.Boolean()), origin: Type.Optional(Type.Union([Type.Literal('cli'), Type.Literal('drill')])) },
+    keep: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })), drill_account: Type.Optional(Type.Boolean()), secrets_passphrase: Type.Optional(Type.String({ minLength: 8, maxLength: 1024 })), origin: Type.Optional(Type.Union([Type.Literal('cli'), Type.Literal('drill')])) },
   { additionalProperties: false },
 );
 const ListQuery = Type.Object(
@@ -49,7 +49,7 @@ export function registerBackupRoutes(ctx: AppContext): FastifyPluginAsync {
     // The VM module puts the default host's driver on the context; until then backups hold the
     // database, disks and ISO list but no domain definitions.
     const driver = (): HypervisorDriver | undefined => (ctx as unknown as { driver?: HypervisorDriver }).driver;
-    const backups = createBackupService({ config: ctx.config, database: ctx.database, driver, log: ctx.log });
+    const backups = createBackupService({ config: ctx.config, database: ctx.database, driver, log: ctx.log, events: ctx.events });
     const operatorToken = ensureOperatorToken(ctx.config.dataDir);
     // A backup never outlives its process: rows a previous process left running are interrupted.
     await backups.markInterrupted().catch(() => undefined);
@@ -88,11 +88,11 @@ export function registerBackupRoutes(ctx: AppContext): FastifyPluginAsync {
       '/api/operator/backups',
       { config: { auth: 'webhook' }, onRequest: checkOperator, schema: { tags: ['operator'], summary: 'Local CLI: start a backup (operator token, loopback only)', security: [{ bearer: [] }], body: OperatorBody, response: { 202: Backup } } },
       async (req, reply) => {
-        const body = req.body as { with_isos?: boolean; out_dir?: string; keep?: number; drill_account?: boolean; origin?: 'cli' | 'drill' };
+        const body = req.body as { with_isos?: boolean; out_dir?: string; keep?: number; drill_account?: boolean; origin?: 'cli' | 'drill'; secrets_passphrase?: string };
         // The drill account must be in the live data before the backup is taken (it is what the drill logs in with).
         if (body.drill_account) await ensureDrillAccount(ctx.database.db, ctx.config.dataDir);
-        const row = await backups.start({ origin: body.origin ?? 'cli', requestedBy: null, withIsos: body.with_isos ?? false, outDir: body.out_dir, keep: body.keep });
-        await audit(ctx.database.db, req, { action: 'backup.create', targetType: 'backup', targetId: row.id, result: 'success', actor: null, details: { origin: body.origin ?? 'cli' } });
+        const row = await backups.start({ origin: body.origin ?? 'cli', requestedBy: null, withIsos: body.with_isos ?? false, outDir: body.out_dir, keep: body.keep, secretsPassphrase: body.secrets_passphrase });
+        await audit(ctx.database.db, req, { action: 'backup.create', targetType: 'backup', targetId: row.id, result: 'success', actor: null, details: { origin: body.origin ?? 'cli', with_secrets: body.secrets_passphrase !== undefined } });
         return reply.code(202).send(toApiBackup(row));
       },
     );

@@ -9,7 +9,7 @@ import type { HypervisorDriver } from '../../hypervisor/index.js';
 import { createArchive, type CreatedArchive } from './archive.js';
 import * as repo from './backups.repo.js';
 import type { BackupOrigin, BackupRow } from './backups.repo.js';
-import { configSource, databaseSource, isoSource } from './sources.js';
+import { configSource, databaseSource, isoSource, secretsSource } from './sources.js';
 import type { BackupProgress } from './source.js';
 import { verifyArchive, type VerifyResult } from './verify.js';
 import { vmSource } from './vm-source.js';
@@ -20,6 +20,8 @@ export interface BackupServiceDeps {
   /** The default host's driver, when one is connected (VM domains, consistent copies of running VMs). */
   driver: () => HypervisorDriver | undefined;
   log?: { info(o: object, m?: string): void; error(o: object, m?: string): void };
+  /** Admin-only live events (the /ws/events hub): backup.progress / backup.completed / backup.failed. */
+  events?: { publishAdmin(type: string, payload: object): void };
 }
 
 export interface BackupRequest {
@@ -28,6 +30,8 @@ export interface BackupRequest {
   withIsos?: boolean;
   /** default $LIMEN_DATA_DIR/backups */
   outDir?: string;
+  /** seal the data dir's secrets/ into the archive with this passphrase (`--with-secrets`) */
+  secretsPassphrase?: string;
   /** keep only the newest N completed archives (older files are deleted) */
   keep?: number;
   onProgress?: (p: BackupProgress) => void;
@@ -48,6 +52,14 @@ export function createBackupService(deps: BackupServiceDeps) {
   async function run(req: BackupRequest, row: BackupRow): Promise<BackupOutcome> {
     const started = Date.now();
     let lastWrite = 0;
+    let lastEvent = 0;
+    const publish = (type: string, backup: Record<string, unknown>): void => {
+      try {
+        deps.events?.publishAdmin(type, { backup: { id: row.id, origin: row.origin, ...backup } });
+      } catch {
+        // a broken socket must not fail the backup
+      }
+    };
     try {
       const archive = await createArchive({
         outDir: req.outDir ?? defaultBackupDir(config),
@@ -55,9 +67,14 @@ export function createBackupService(deps: BackupServiceDeps) {
         version: config.version,
         commit: config.commit,
         withIsos: req.withIsos ?? false,
-        sources: [databaseSource(database), vmSource({ db, driver: deps.driver() }), isoSource(config.isoDir, req.withIsos ?? false), configSource(config)],
+        sources: [databaseSource(database), vmSource({ db, driver: deps.driver() }), isoSource(config.isoDir, req.withIsos ?? false), configSource(config), ...(req.secretsPassphrase !== undefined ? [secretsSource(config.dataDir, req.secretsPassphrase)] : [])],
         onProgress: (p) => {
           req.onProgress?.(p);
+          // Pushed to admins at most twice a second (a websocket line, not a flood), every step change included.
+          if (Date.now() - lastEvent > 500 || p.step === 'done') {
+            lastEvent = Date.now();
+            publish('backup.progress', { step: p.step, bytes: p.bytes, elapsed_ms: Date.now() - started });
+          }
           // Progress is persisted (for GET /api/admin/backups) at most once a second.
           if (Date.now() - lastWrite > 1000) {
             lastWrite = Date.now();
@@ -67,10 +84,12 @@ export function createBackupService(deps: BackupServiceDeps) {
       });
       await repo.completeBackup(db, row.id, { filePath: archive.file, size: archive.size, vmCount: archive.manifest.vms.length, durationMs: archive.durationMs });
       const pruned = req.keep !== undefined ? await prune(req.keep) : [];
+      publish('backup.completed', { file: archive.file, size_bytes: archive.size, vm_count: archive.manifest.vms.length, duration_ms: archive.durationMs });
       deps.log?.info({ backup: row.id, file: archive.file, bytes: archive.size, ms: archive.durationMs }, 'backup completed');
       return { row: (await repo.getBackup(db, row.id))!, archive, pruned };
     } catch (err) {
       await repo.failBackup(db, row.id, (err as Error).message, Date.now() - started).catch(() => undefined);
+      publish('backup.failed', { error: (err as Error).message });
       deps.log?.error({ backup: row.id, err: (err as Error).message }, 'backup failed');
       throw err;
     }

@@ -43,6 +43,7 @@ export interface LocalBackupRequest {
   keep?: number;
   drillAccount?: boolean;
   origin: 'cli' | 'drill';
+  secretsPassphrase?: string;
   onProgress?: (p: BackupProgress) => void;
 }
 
@@ -58,7 +59,7 @@ export async function takeBackup(config: Config, req: LocalBackupRequest): Promi
   const started = Date.now();
   const server = config.databaseUrl ? undefined : serverHoldingDataDir(config.dataDir);
   if (server) {
-    const b = await backupThroughServer(config, server.url, { withIsos: req.withIsos, outDir: req.outDir, keep: req.keep, drillAccount: req.drillAccount, origin: req.origin }, (p) =>
+    const b = await backupThroughServer(config, server.url, { withIsos: req.withIsos, outDir: req.outDir, keep: req.keep, drillAccount: req.drillAccount, origin: req.origin, secretsPassphrase: req.secretsPassphrase }, (p) =>
       req.onProgress?.({ step: typeof p.progress.step === 'string' ? p.progress.step : 'running', bytes: Number(p.progress.bytes ?? 0) }),
     );
     return { file: b.file!, size: b.size_bytes ?? 0, via: 'server', durationMs: Date.now() - started, vmCount: b.vm_count ?? 0 };
@@ -69,7 +70,7 @@ export async function takeBackup(config: Config, req: LocalBackupRequest): Promi
     await migrate(database, MIGRATIONS_DIR);
     if (req.drillAccount) await ensureDrillAccount(database.db, config.dataDir);
     const svc = createBackupService({ config, database, driver: () => driver });
-    const out = await svc.create({ origin: req.origin, requestedBy: null, withIsos: req.withIsos, outDir: req.outDir, keep: req.keep, onProgress: req.onProgress });
+    const out = await svc.create({ origin: req.origin, requestedBy: null, withIsos: req.withIsos, outDir: req.outDir, keep: req.keep, secretsPassphrase: req.secretsPassphrase, onProgress: req.onProgress });
     return { file: out.archive.file, size: out.archive.size, via: 'direct', durationMs: Date.now() - started, vmCount: out.archive.manifest.vms.length };
   } finally {
     await driver?.close().catch(() => undefined);

@@ -8,7 +8,7 @@ export const FORMAT_VERSION = 1;
 export const MANIFEST_PATH = 'manifest.json';
 export const MANIFEST_SUM_PATH = 'manifest.sha256';
 
-export type FileKind = 'database' | 'vm-domain' | 'vm-disk' | 'vm-snapshots' | 'vm-record' | 'iso-list' | 'iso' | 'config';
+export type FileKind = 'database' | 'vm-domain' | 'vm-disk' | 'vm-snapshots' | 'vm-record' | 'iso-list' | 'iso' | 'config' | 'secrets';
 
 export interface ManifestFile {
   path: string;
@@ -39,7 +39,10 @@ export interface Manifest {
   database: { kind: 'postgres' | 'pglite'; file: string; format: 'pg_dump-custom' | 'pglite-datadir-tgz' };
   vms: ManifestVm[];
   isos: { name: string; size: number; included: boolean }[];
-  options: { with_isos: boolean };
+  /** with_secrets: the data dir's secrets/, sealed with a passphrase (secrets-box.ts); absent in older archives */
+  options: { with_isos: boolean; with_secrets?: boolean };
+  /** names of the sealed secret files (never their content) */
+  secrets?: { file: string; names: string[] };
   files: ManifestFile[];
 }
 

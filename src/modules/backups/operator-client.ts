@@ -12,6 +12,8 @@ export interface RemoteBackupRequest {
   keep?: number;
   drillAccount?: boolean;
   origin?: 'cli' | 'drill';
+  /** travels only over loopback to the server that holds the data dir, never in argv or logs */
+  secretsPassphrase?: string;
 }
 
 export async function backupThroughServer(
@@ -27,7 +29,7 @@ export async function backupThroughServer(
   const res = await fetch(`${serverUrl}/api/operator/backups`, {
     method: 'POST',
     headers,
-    body: JSON.stringify({ with_isos: req.withIsos, out_dir: req.outDir, keep: req.keep, drill_account: req.drillAccount, origin: req.origin }),
+    body: JSON.stringify({ with_isos: req.withIsos, out_dir: req.outDir, keep: req.keep, drill_account: req.drillAccount, origin: req.origin, secrets_passphrase: req.secretsPassphrase }),
     signal: AbortSignal.timeout(60_000),
   });
   if (res.status !== 202) throw new Error(`the server refused the backup: ${res.status} ${await res.text()}`);

@@ -12,11 +12,12 @@ import { dirname, join, relative } from 'node:path';
 import type { Manifest } from './manifest.js';
 import { dropDatabase, swapDatabases, withDatabase } from './pg-tools.js';
 import { databaseNameOf, extractToFile, stagePglite, stagePostgres } from './stage-db.js';
-import { requireValidArchive } from './verify.js';
+import { ArchiveDamagedError, requireValidArchive } from './verify.js';
 import { mapDiskPath } from './vm-source.js';
 import type { DomainRestorer } from './domains.js';
 import { RestoreRefusedError } from './restore-errors.js';
 import { readEntryBuffer } from './tar.js';
+import { openSecrets, SECRETS_ENTRY, SecretsPassphraseError, writeSecretsDir } from './secrets-box.js';
 
 export interface RestoreOptions {
   file: string;
@@ -26,6 +27,8 @@ export interface RestoreOptions {
   databaseUrl: string | undefined;
   /** libvirt side: define the backed-up domains that do not exist (omitted: database and files only) */
   domains?: DomainRestorer;
+  /** restore the archive's sealed secrets with this passphrase; undefined → keep the target's own */
+  secretsPassphrase?: string;
   /** called before each step; a throw aborts the restore (tests inject faults here) */
   onStep?: (step: string) => void | Promise<void>;
 }
@@ -36,6 +39,8 @@ export interface RestoreResult {
   verifyMs: number;
   stageMs: number;
   domains: { defined: string[]; existing: string[]; failed: { uuid: string; error: string }[] };
+  /** restored: the archive's secrets replaced secrets/; kept: the target kept its own (in-archive tells whether it had any) */
+  secrets: { action: 'restored' | 'kept'; inArchive: boolean };
 }
 
 export { RestoreRefusedError };
@@ -49,11 +54,31 @@ export async function restoreArchive(opts: RestoreOptions): Promise<RestoreResul
   const started = Date.now();
   const step = async (s: string): Promise<void> => opts.onStep?.(s);
   await step('verify');
-  const { manifest, entries } = await requireValidArchive(opts.file);
+  // Everything but the bulk (VM disks, ISOs) is hashed now; the bulk is hashed while it is staged
+  // below and compared before the switch-over, so restore reads each disk once instead of twice.
+  const bulk = (path: string): boolean => /^vms\/[^/]+\/disks\//.test(path) || (path.startsWith('isos/') && path !== 'isos/list.json');
+  const { manifest, entries } = await requireValidArchive(opts.file, { deferContent: bulk });
+  const expected = new Map(manifest.files.map((f) => [f.path, f.sha256]));
+  const extractChecked = async (path: string, target: string): Promise<void> => {
+    const sum = await extractToFile(opts.file, byPath.get(path)!, target);
+    if (sum !== expected.get(path)) throw new ArchiveDamagedError(opts.file, [`${path}: SHA-256 mismatch (content damaged)`]);
+  };
   const verifyMs = Date.now() - started;
   const targetKind = opts.databaseUrl ? 'postgres' : 'pglite';
   if (manifest.database.kind !== targetKind) {
     throw new RestoreRefusedError(`the archive holds a ${manifest.database.kind} database but the target is ${targetKind}; restore it into a ${manifest.database.kind} installation`);
+  }
+  // Sealed secrets are opened before anything is written: a wrong passphrase refuses here.
+  const sealedEntry = entries.find((e) => e.path === SECRETS_ENTRY);
+  let secrets: Record<string, Buffer> | undefined;
+  if (opts.secretsPassphrase !== undefined) {
+    if (!sealedEntry) throw new RestoreRefusedError('a secrets passphrase was given but this archive holds no secrets (it was made without --with-secrets)');
+    try {
+      secrets = await openSecrets(await readEntryBuffer(opts.file, sealedEntry), opts.secretsPassphrase);
+    } catch (err) {
+      if (err instanceof SecretsPassphraseError) throw new RestoreRefusedError(err.message);
+      throw err;
+    }
   }
   await step('precheck');
   if (opts.domains) await opts.domains.precheck(manifest.vms.map((v) => v.uuid));
@@ -76,13 +101,14 @@ export async function restoreArchive(opts: RestoreOptions): Promise<RestoreResul
         const target = mapDiskPath(d.original_path, manifest.data_dir, opts.dataDir);
         const staged = join(fresh, relative(opts.dataDir, target));
         await mkdir(dirname(staged), { recursive: true });
-        await extractToFile(opts.file, byPath.get(d.path)!, staged);
+        await extractChecked(d.path, staged);
       }
     }
     if (manifest.options.with_isos) {
       await mkdir(join(fresh, 'isos'), { recursive: true });
-      for (const iso of manifest.isos) await extractToFile(opts.file, byPath.get(`isos/${iso.name}`)!, join(fresh, 'isos', iso.name));
+      for (const iso of manifest.isos) await extractChecked(`isos/${iso.name}`, join(fresh, 'isos', iso.name));
     }
+    if (secrets) await writeSecretsDir(join(fresh, 'secrets'), secrets);
     await step('stage:database');
     const dbEntry = byPath.get(manifest.database.file)!;
     if (opts.databaseUrl) {
@@ -97,7 +123,7 @@ export async function restoreArchive(opts: RestoreOptions): Promise<RestoreResul
     await step('staged');
 
     // 2. Switch over: renames within the data dir's filesystem, each undone on failure.
-    const dirs = ['disks', ...(opts.databaseUrl ? [] : ['db']), ...(manifest.options.with_isos ? ['isos'] : [])];
+    const dirs = ['disks', ...(opts.databaseUrl ? [] : ['db']), ...(manifest.options.with_isos ? ['isos'] : []), ...(secrets ? ['secrets'] : [])];
     for (const d of dirs) {
       await step(`swap:${d}`);
       const liveDir = join(opts.dataDir, d);
@@ -128,7 +154,7 @@ export async function restoreArchive(opts: RestoreOptions): Promise<RestoreResul
       return e ? (await readEntryBuffer(opts.file, e)).toString('utf8') : undefined;
     };
     const domains = opts.domains ? await opts.domains.defineMissing(manifest, opts.dataDir, readXml) : { defined: [], existing: [], failed: [] };
-    return { manifest, durationMs: Date.now() - started, verifyMs, stageMs, domains };
+    return { manifest, durationMs: Date.now() - started, verifyMs, stageMs, domains, secrets: { action: secrets ? 'restored' : 'kept', inArchive: sealedEntry !== undefined } };
   } catch (err) {
     if (!committed) for (const m of moves.reverse()) await rename(m.to, m.from).catch(() => undefined);
     throw err;

@@ -15,7 +15,7 @@ export interface BackupSink {
   progress(step: string, detail?: Record<string, unknown>): void;
 }
 
-export type ManifestDraft = Pick<Manifest, 'vms' | 'isos'> & { database?: Manifest['database'] };
+export type ManifestDraft = Pick<Manifest, 'vms' | 'isos'> & { database?: Manifest['database']; secrets?: Manifest['secrets'] };
 
 export interface BackupSource {
   readonly name: string;

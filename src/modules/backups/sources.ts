@@ -5,6 +5,7 @@ import type { Config } from '../../config/config.js';
 import type { Database } from '../../platform/db/db.js';
 import { maskUrl, pgDump } from './pg-tools.js';
 import type { BackupSource } from './source.js';
+import { SECRETS_ENTRY, sealSecrets } from './secrets-box.js';
 
 export const PGLITE_DUMP_PATH = 'database/pglite-datadir.tar.gz';
 export const PG_DUMP_PATH = 'database/limen.pgdump';
@@ -74,6 +75,18 @@ export function publicConfig(config: Config): Record<string, unknown> {
     version: config.version,
     commit: config.commit,
     secrets: 'not included (LIMEN_SECRET, LIMEN_ALERT_WEBHOOK_TOKEN, LIMEN_METRICS_TOKEN, passwords)',
+  };
+}
+
+/** `--with-secrets`: the secrets/ folder, sealed with the passphrase (never stored in the clear). */
+export function secretsSource(dataDir: string, passphrase: string): BackupSource {
+  return {
+    name: 'secrets',
+    async write(sink) {
+      const { sealed, names } = await sealSecrets(dataDir, passphrase);
+      await sink.addBuffer(SECRETS_ENTRY, 'secrets', sealed);
+      sink.draft.secrets = { file: SECRETS_ENTRY, names };
+    },
   };
 }
 

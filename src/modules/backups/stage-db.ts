@@ -27,19 +27,13 @@ async function adapt(exec: Exec, manifest: Manifest, targetDataDir: string): Pro
   if (row.b === true) await exec("update backups set status = 'interrupted', error = 'the instance was restored while this backup ran' where status = 'running'");
 }
 
-export async function extractToFile(archive: string, entry: TarEntry, target: string): Promise<void> {
+/** Writes an entry's content to a new file (fsynced); returns the SHA-256 of what was written. */
+export async function extractToFile(archive: string, entry: TarEntry, target: string): Promise<string> {
   const fh = await open(target, 'wx', 0o600);
   try {
-    let pos = 0;
-    await readEntry(archive, entry, async (chunk) => {
-      let done = 0;
-      while (done < chunk.length) {
-        const { bytesWritten } = await fh.write(chunk, done, chunk.length - done, pos);
-        done += bytesWritten;
-        pos += bytesWritten;
-      }
-    });
+    const sha256 = await readEntry(archive, entry, undefined, { fh, offset: 0 });
     await fh.sync();
+    return sha256;
   } finally {
     await fh.close();
   }

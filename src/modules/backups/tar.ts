@@ -7,9 +7,10 @@
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { pipeRange, ShortReadError, writeFully } from './pipeline.js';
 
 const BLOCK = 512;
-const CHUNK = 4 * 1024 * 1024;
 const ZERO_BLOCK = Buffer.alloc(BLOCK);
 
 export class TarFormatError extends Error {
@@ -66,12 +67,24 @@ export interface WrittenEntry {
   sha256: string;
 }
 
-/** Appends entries to an open file; hashes each entry's content as it goes. */
+/** Files from this size on are copied by the kernel (see addFile); smaller ones are not worth a process. */
+export const KERNEL_COPY_MIN = 64 * 1024 * 1024;
+
+/**
+ * Appends entries to an open file; hashes each entry's content as it goes.
+ *
+ * Every write goes to the file's *current offset* (no position), so the offset always equals
+ * `bytesWritten`. That is what lets a child process share the file description and append a
+ * large file's body with copy_file_range (addFile), after which our own writes simply continue.
+ * The handle must therefore be opened without O_APPEND (copy_file_range refuses it) and written
+ * by nobody else.
+ */
 export class TarWriter {
   private position = 0;
   constructor(
     private readonly fh: FileHandle,
     private readonly mtime = Math.floor(Date.now() / 1000),
+    private readonly kernelCopyMin = KERNEL_COPY_MIN,
   ) {}
 
   get bytesWritten(): number {
@@ -79,12 +92,8 @@ export class TarWriter {
   }
 
   private async write(buf: Buffer): Promise<void> {
-    let done = 0;
-    while (done < buf.length) {
-      const { bytesWritten } = await this.fh.write(buf, done, buf.length - done, this.position);
-      done += bytesWritten;
-      this.position += bytesWritten;
-    }
+    await writeFully(this.fh, buf, buf.length, null);
+    this.position += buf.length;
   }
 
   private async writeHeader(path: string, size: number): Promise<void> {
@@ -106,38 +115,70 @@ export class TarWriter {
   }
 
   /**
-   * Copies exactly `size` bytes of a file (the size taken when the copy was planned: a file that
-   * shrinks meanwhile is an error, growth beyond it is not copied).
+   * Copies exactly `size` bytes of a file (the size taken when the copy was planned: a file whose
+   * size or modification time changes during the copy is an error — the caller promised a
+   * consistent file, e.g. a paused or shut-off VM's disk).
+   *
+   * Large files: the body is appended by `cat` (coreutils ≥ 9.1 copies regular files with
+   * copy_file_range, as `cp` does: no trip through user space) while this process reads the source
+   * a second time, concurrently, to hash it — the two run on different CPUs, and the second read
+   * comes from the page cache the copy just filled. Node has no copy_file_range with offsets, and
+   * a tar body must follow its header inside the archive, hence the shared file offset. Small
+   * files go through the overlapped read → hash → write pipeline (pipeline.ts).
    */
   async addFile(path: string, source: string, size: number, onBytes?: (n: number) => void): Promise<WrittenEntry> {
     await this.writeHeader(path, size);
-    const hash = createHash('sha256');
     const src = await open(source, 'r');
+    let sha256: string;
     try {
-      const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(size, 1)));
-      let copied = 0;
-      while (copied < size) {
-        const want = Math.min(buf.length, size - copied);
-        const { bytesRead } = await src.read(buf, 0, want, copied);
-        if (bytesRead === 0) throw new TarFormatError(`${source} shrank while it was being copied`);
-        const slice = buf.subarray(0, bytesRead);
-        hash.update(slice);
-        await this.write(slice);
-        copied += bytesRead;
-        onBytes?.(bytesRead);
+      if (size >= this.kernelCopyMin && size > 0) {
+        const before = await src.stat();
+        const start = this.position;
+        const results = await Promise.allSettled([kernelAppend(source, this.fh), pipeRange({ src, srcOffset: 0, size, onBytes })]);
+        for (const r of results) if (r.status === 'rejected') throw r.reason;
+        sha256 = (results[1] as PromiseFulfilledResult<string>).value;
+        const after = await src.stat();
+        const written = (await this.fh.stat()).size - start;
+        if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || before.size !== size || written !== size) {
+          throw new TarFormatError(`${source} changed while it was being copied (expected ${size} bytes, copied ${written})`);
+        }
+      } else {
+        sha256 = await pipeRange({ src, srcOffset: 0, size, dst: { fh: this.fh, offset: null }, onBytes });
       }
+    } catch (err) {
+      if (err instanceof ShortReadError) throw new TarFormatError(`${source} shrank while it was being copied`);
+      throw err;
     } finally {
       await src.close();
     }
+    this.position += size;
     const rest = size % BLOCK;
     if (rest !== 0) await this.write(Buffer.alloc(BLOCK - rest));
-    return { path, size, sha256: hash.digest('hex') };
+    return { path, size, sha256 };
   }
 
   /** The end-of-archive marker: two zero blocks, nothing after them. */
   async finish(): Promise<void> {
     await this.write(Buffer.concat([ZERO_BLOCK, ZERO_BLOCK]));
   }
+}
+
+/** `cat FILE` onto the archive's file description (shared offset): copy_file_range in the kernel. */
+function kernelAppend(source: string, out: FileHandle): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('cat', ['--', source], { stdio: ['ignore', out.fd, 'pipe'] });
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(0, 2000)));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (code === 0) return resolve();
+      // Keep the errno the archive writer maps to its "no space left" message.
+      const err = new Error(`copying ${source} failed: ${stderr.trim() || `cat exited with ${code ?? signal}`}`) as NodeJS.ErrnoException;
+      if (/No space left/i.test(stderr)) err.code = 'ENOSPC';
+      else if (/quota exceeded/i.test(stderr)) err.code = 'EDQUOT';
+      reject(err);
+    });
+  });
 }
 
 function pad(data: Buffer): Buffer {
@@ -239,23 +280,17 @@ export async function listTar(file: string): Promise<TarEntry[]> {
   }
 }
 
-/** Streams an entry's content through `sink` in chunks; returns its SHA-256. */
-export async function readEntry(file: string, e: TarEntry, sink?: (chunk: Buffer) => Promise<void> | void): Promise<string> {
+/**
+ * Streams an entry's content through `sink` in chunks (reused afterwards: copy what you keep);
+ * returns its SHA-256. With `dst`, the content is also written there (overlapped: restore).
+ */
+export async function readEntry(file: string, e: TarEntry, sink?: (chunk: Buffer) => Promise<void> | void, dst?: { fh: FileHandle; offset: number }): Promise<string> {
   const fh = await open(file, 'r');
   try {
-    const hash = createHash('sha256');
-    const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(e.size, 1)));
-    let done = 0;
-    while (done < e.size) {
-      const want = Math.min(buf.length, e.size - done);
-      const { bytesRead } = await fh.read(buf, 0, want, e.offset + done);
-      if (bytesRead === 0) throw new TarFormatError(`archive is truncated inside ${e.path}`);
-      const slice = buf.subarray(0, bytesRead);
-      hash.update(slice);
-      if (sink) await sink(slice);
-      done += bytesRead;
-    }
-    return hash.digest('hex');
+    return await pipeRange({ src: fh, srcOffset: e.offset, size: e.size, onChunk: sink, dst });
+  } catch (err) {
+    if (err instanceof ShortReadError) throw new TarFormatError(`archive is truncated inside ${e.path}`);
+    throw err;
   } finally {
     await fh.close();
   }

@@ -24,6 +24,12 @@ export interface EventHub {
   /** Attaches an authenticated socket: sends the snapshot, then live events. */
   attach(socket: WebSocket, principal: Principal): void;
   publish(type: VmEventType, vm: RoutableVm): void;
+  /**
+   * An operational event for admins only (e.g. backup.progress): `{type, ...payload}` to every
+   * admin client of this instance. Not fanned out to other instances: the work it reports runs
+   * here, and admins of another instance poll the list that holds the same figures.
+   */
+  publishAdmin(type: string, payload: object): void;
   /** vm.stats for the clients watching this VM. */
   publishStats(vm: RoutableVm, stats: object): void;
   /** Sends every client a fresh snapshot (after a libvirt reconnect or a reconcile that changed things). */
@@ -115,6 +121,9 @@ export function createEventHub(opts: EventHubOptions): EventHub {
     },
     publish(type, vm) {
       for (const c of clients) if (sees(c, vm)) send(c, { type, vm });
+    },
+    publishAdmin(type, payload) {
+      for (const c of clients) if (c.principal.role === 'admin') send(c, { ...payload, type });
     },
     publishStats(vm, stats) {
       for (const c of clients) if (c.watching.has(vm.uuid) && sees(c, vm)) send(c, { type: 'vm.stats', vm: { uuid: vm.uuid }, stats });
