@@ -960,6 +960,7 @@ export interface paths {
                         out_dir?: string;
                         keep?: number;
                         drill_account?: boolean;
+                        secrets_passphrase?: string;
                         origin?: "cli" | "drill";
                     };
                 };
