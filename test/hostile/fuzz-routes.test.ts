@@ -252,6 +252,13 @@ describe('hostile input over every OpenAPI route', () => {
             });
             const where = `${op.method} ${url.slice(0, 160)} as ${r.who} [${r.label}] → ${res.statusCode}: ${res.body.slice(0, 300)}`;
             assert.ok(res.statusCode < 500, `server error: ${where}`);
+            // Security headers on every answer, errors included (security-headers.ts).
+            assert.equal(res.headers['x-content-type-options'], 'nosniff', where);
+            assert.equal(res.headers['x-frame-options'], 'DENY', where);
+            assert.equal(res.headers['referrer-policy'], 'no-referrer', where);
+            assert.equal(res.headers['cross-origin-opener-policy'], 'same-origin', where);
+            assert.match(String(res.headers['content-security-policy']), /default-src 'self'.*frame-ancestors 'none'/, where);
+            assert.equal(res.headers['cache-control'], 'no-store', where);
             if (res.statusCode >= 400) {
               assert.match(String(res.headers['content-type']), /application\/json/, where);
               const b = res.json<Record<string, unknown>>();

@@ -1,0 +1,119 @@
+// bench/api: GET /api/vms with 1,000 VMs in the database and POST /api/auth/login under load
+// (autocannon, 200 connections, loopback), next to a bare Fastify route served by the same child
+// process in the same run. Targets (issue 12): list p99 ≤ 20 ms at 200 concurrent connections;
+// list throughput ≥ 25 % of the bare route.
+//   - list (user): a user's own VMs (5 of the 1,000): the request every browser tab makes
+//   - list (admin): all 1,000 VMs in one response (~0.4 MB), the worst case
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { mergeResults, round, type BenchEntry } from '../lib/results.js';
+import { benchPostgres, load1, machine, PASSWORD } from './fixture.js';
+
+const DURATION_S = Number(process.env.BENCH_API_DURATION_S ?? 8);
+const CONNECTIONS = 200;
+
+interface ServerInfo {
+  limenPort: number;
+  barePort: number;
+  adminToken: string;
+  userToken: string;
+  loginUser: string;
+  vms: number;
+  users: number;
+}
+
+interface Run {
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+}
+
+async function run(title: string, opts: autocannon.Options): Promise<Run> {
+  const r = await autocannon({ connections: CONNECTIONS, duration: DURATION_S, ...opts });
+  const out = { rps: round(r.requests.average, 1), p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts };
+  console.log(`  ${title}: ${out.rps} req/s, p50 ${out.p50} ms, p99 ${out.p99} ms, non-2xx ${out.non2xx}, errors ${out.errors}`);
+  return out;
+}
+
+async function measure(engine: string, dbUrl: string | undefined): Promise<BenchEntry[]> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./server.ts', import.meta.url))], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, BENCH_DB_URL: dbUrl ?? '' },
+  });
+  const info = await new Promise<ServerInfo>((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout });
+    rl.once('line', (l) => resolve(JSON.parse(l) as ServerInfo));
+    child.once('exit', (code) => reject(new Error(`bench server exited early (${code})`)));
+  });
+  vmsSeeded = info.vms;
+  usersSeeded = info.users;
+  const limen = `http://127.0.0.1:${info.limenPort}`;
+  const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
+  console.log(`--- ${engine}`);
+  // Warm-up (JIT, database caches), not recorded.
+  await autocannon({ url: `${limen}/api/vms`, headers: bearer(info.userToken), connections: 20, duration: 2 });
+  await autocannon({ url: `http://127.0.0.1:${info.barePort}/bare`, connections: 20, duration: 2 });
+
+  const bare = await run('bare Fastify route', { url: `http://127.0.0.1:${info.barePort}/bare` });
+  const listUser = await run('GET /api/vms (user, 5 of 1,000 VMs)', { url: `${limen}/api/vms`, headers: bearer(info.userToken) });
+  const listAdmin = await run('GET /api/vms (admin, all 1,000 VMs)', { url: `${limen}/api/vms`, headers: bearer(info.adminToken) });
+  // Successful logins: argon2id verification bounds this on purpose (also the brute-force cost).
+  const login = await run('POST /api/auth/login (valid)', {
+    url: `${limen}/api/auth/login`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: info.loginUser, password: PASSWORD }),
+    connections: 50,
+  });
+  child.stdin.end();
+  await new Promise((r) => child.once('exit', r));
+
+  const ratio = (a: number, b: number) => round(a / b);
+  const n = (k: string) => `api.${engine}.${k}`;
+  return [
+    { name: n('bare_route.throughput'), value: bare.rps, unit: 'req/s', baseline: null, ratio: null, target: null, met: null },
+    { name: n('bare_route.p99'), value: bare.p99, unit: 'ms', baseline: null, ratio: null, target: null, met: null },
+    { name: n('list_vms_user.p99'), value: listUser.p99, unit: 'ms', baseline: bare.p99, ratio: ratio(listUser.p99, bare.p99), target: '≤ 20 ms at 200 connections', met: listUser.p99 <= 20 && listUser.errors === 0 && listUser.non2xx === 0 },
+    { name: n('list_vms_user.throughput'), value: listUser.rps, unit: 'req/s', baseline: bare.rps, ratio: ratio(listUser.rps, bare.rps), target: '≥ 25 % of the bare route', met: listUser.rps >= 0.25 * bare.rps },
+    { name: n('list_vms_admin_1000.p99'), value: listAdmin.p99, unit: 'ms', baseline: bare.p99, ratio: ratio(listAdmin.p99, bare.p99), target: '≤ 20 ms at 200 connections', met: listAdmin.p99 <= 20 && listAdmin.errors === 0 && listAdmin.non2xx === 0 },
+    { name: n('list_vms_admin_1000.throughput'), value: listAdmin.rps, unit: 'req/s', baseline: bare.rps, ratio: ratio(listAdmin.rps, bare.rps), target: '≥ 25 % of the bare route', met: listAdmin.rps >= 0.25 * bare.rps },
+    { name: n('login.throughput'), value: login.rps, unit: 'req/s', baseline: bare.rps, ratio: ratio(login.rps, bare.rps), target: null, met: null },
+    { name: n('login.p99'), value: login.p99, unit: 'ms', baseline: null, ratio: null, target: null, met: null },
+  ];
+}
+
+let vmsSeeded = 0;
+let usersSeeded = 0;
+const loadBefore = load1();
+const entries = await measure('pglite', undefined);
+const pg = await benchPostgres();
+if (pg) {
+  try {
+    entries.push(...(await measure('postgres', pg.url)));
+  } finally {
+    pg.stop();
+  }
+}
+const loadAfter = load1();
+
+const md = `# API under load — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC
+
+${machine()} (1-min load ${loadBefore} before, ${loadAfter} after; the machine is shared). autocannon,
+${CONNECTIONS} connections (login: 50), ${DURATION_S} s per run after a 2 s warm-up, loopback. LIMEN in a child process on
+the embedded database (PGlite) and, when available, a PostgreSQL server on loopback, with ${vmsSeeded} VMs over
+${usersSeeded} users; the bare Fastify route
+(\`{items:[],total:0}\`, no hooks) is served by the same child process in the same run.
+
+| figure | value | baseline | ratio | target | met |
+|---|---|---|---|---|---|
+${entries.map((e) => `| ${e.name} | ${e.value} ${e.unit} | ${e.baseline ?? '—'} | ${e.ratio ?? '—'} | ${e.target ?? '—'} | ${e.met ?? '—'} |`).join('\n')}
+
+A closed loop of ${CONNECTIONS} connections keeps ${CONNECTIONS} requests in flight, so p99 ≥ ${CONNECTIONS} / throughput
+(Little's law): a p99 of 20 ms at saturation needs ≥ ${CONNECTIONS / 0.02} req/s.
+`;
+console.log(md);
+console.log(`results: ${mergeResults(entries, { suffix: 'api', text: md })}`);
