@@ -71,3 +71,19 @@ wait_for() {
     sleep 0.1
   done
 }
+
+# Waits for a daemon started in the background to answer URL/-/ready (Prometheus, Alertmanager).
+# On failure or when the process dies: prints its last log lines, stops it by PID, exits 1.
+# usage: wait_http_ready NAME URL PIDFILE LOGFILE
+wait_http_ready() {
+  local name="$1" url="$2" pidfile="$3" logfile="$4" deadline=$((SECONDS + ${WAIT_SECONDS:-30}))
+  until curl -fsS -o /dev/null "$url/-/ready" 2>/dev/null; do
+    if ! pid_alive "$(cat "$pidfile")" || [ $SECONDS -ge "$deadline" ]; then
+      log "$name did not become ready on $url; last log lines:"
+      tail -n 20 "$logfile" >&2 || true
+      stop_pidfile "$pidfile"
+      exit 1
+    fi
+    sleep 0.1
+  done
+}

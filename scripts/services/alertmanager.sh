@@ -36,16 +36,7 @@ case "${1:-}" in
       ${LIMEN_ALERTMANAGER_ARGS:-} >"$LOGFILE" 2>&1 </dev/null &
     echo $! >"$PIDFILE"
     echo "$PORT" >"$DIR/port"
-    deadline=$((SECONDS + ${WAIT_SECONDS:-30}))
-    until curl -fsS -o /dev/null "$URL/-/ready" 2>/dev/null; do
-      if ! pid_alive "$(cat "$PIDFILE")" || [ $SECONDS -ge "$deadline" ]; then
-        log "alertmanager did not become ready on $URL; last log lines:"
-        tail -n 20 "$LOGFILE" >&2 || true
-        stop_pidfile "$PIDFILE"
-        exit 1
-      fi
-      sleep 0.1
-    done
+    wait_http_ready alertmanager "$URL" "$PIDFILE" "$LOGFILE"
     echo "$URL"
     ;;
   stop)
