@@ -73,6 +73,9 @@ export function createVmStore(rt: Omit<VmRuntime, 'store'>): VmStore {
       if (observed === null) return;
       const vm = await findVm(db, e.uuid);
       if (!vm) return; // an orphan: the reconciler reports it
+      // An event observed before the row's last write (e.g. the poll saw 'paused' just before an
+      // inline resume landed) is stale: a slower observation never overwrites a newer state.
+      if (e.at.getTime() < vm.updatedAt.getTime()) return;
       const message = observed === 'missing' ? 'the libvirt domain was removed outside LIMEN' : observed === 'error' ? 'the guest crashed' : undefined;
       await observe(vm, observed, message);
     },
