@@ -539,12 +539,10 @@ ${modes.map(row).join('\n')}
 | ≤ ${TARGETS.idleKiB} KiB per idle session | ${round(mem.limen!.perSessionKiB, 1)} KiB (websockify ${round(mem.websockify!.perSessionKiB, 0)} KiB) | ${tick(met('limen.idle_session_pss'))} |
 
 Where LIMEN's CPU per byte goes (V8 CPU profile and --trace-gc of the LIMEN process during the bulk
-transfer): the kernel copy (writev/read) as for any proxy, and then garbage collection — every 64 KiB
-read from the VNC socket is a fresh ArrayBuffer, the churn counts as external memory, and V8 answers
-with a full mark-compact of the ~45 MB application heap every ~20 MB moved (30–70 ms each), where
-websockify's Python frees each buffer at once by reference counting. The per-chunk JavaScript of the
-pump (send, backpressure check) is a few percent. Reading into reused buffers needs the VNC socket to
-be created with \`onread\` (consoles.service.ts), see the report of the bench commit.
+transfer): the kernel copy (writev/read) as for any proxy, then the per-chunk JavaScript of the pump
+(send, backpressure check). Garbage collection used to dominate (a fresh 64 KiB ArrayBuffer per read
+made V8 run a full mark-compact every ~20 MB); the pump now reads the VNC socket into one reused
+buffer per session (net \`onread\`, console-proxy.ts) and pauses the socket until the frame is written.
 `;
   console.log(md);
   // Only runs with the issue's parameters are results; quick runs with smaller knobs just print.
