@@ -9,6 +9,7 @@ import { defaultSize, sizeOptions } from '../../web/src/lib/vm-sizes.js';
 import { checkPassword } from '../../web/src/lib/password-policy.js';
 import { actionsFor } from '../../web/src/lib/vm-actions.js';
 import { readGauge } from '../../web/src/lib/prometheus-text.js';
+import { applyAlertEvent, applyBackupProgress, parseAdminEvent, sortAlerts, type AlertLike } from '../../web/src/lib/admin-events.js';
 
 const quota = (limits: Partial<Quota['limits']>, usage: Partial<Quota['usage']>): Quota => ({
   limits: { vms: 5, vcpus: 8, memory_mb: 16384, disk_gb: 200, snapshots: 10, running_vms: 3, running_vcpus: 8, running_memory_mb: 16384, ...limits },
@@ -144,6 +145,43 @@ describe('small UI rules', () => {
     assert.equal(parseEventMessage('not json'), null);
     assert.equal(parseEventMessage('{"type":"vm.state"}'), null, 'no vm');
     assert.equal(parseEventMessage('{"type":"ping","vm":{"uuid":"u"}}'), null);
+  });
+});
+
+describe('admin events (alerts page, backups page)', () => {
+  const alert = (fingerprint: string, status: string, updated: string, startsAt = '2026-01-01T10:00:00Z'): AlertLike => ({ fingerprint, status, starts_at: startsAt, received_at: '2026-01-01T10:00:01Z', updated_at: updated });
+
+  test('only admin alert and backup messages parse; VM events and junk do not', () => {
+    assert.equal(parseAdminEvent('{"type":"alert.firing","alert":{"fingerprint":"f1"}}')?.type, 'alert.firing');
+    assert.equal(parseAdminEvent('{"type":"alert.resolved","truncated":true}')?.type, 'alert.resolved', 'a payload too large for NOTIFY: refetch');
+    assert.equal(parseAdminEvent('{"type":"backup.progress","backup":{"id":"b1","step":"disks","bytes":5}}')?.type, 'backup.progress');
+    assert.equal(parseAdminEvent('{"type":"alert.firing"}'), null, 'no alert, not truncated');
+    assert.equal(parseAdminEvent('{"type":"backup.completed","backup":{}}'), null, 'no id');
+    assert.equal(parseAdminEvent('{"type":"vm.state","vm":{"uuid":"u"}}'), null);
+    assert.equal(parseAdminEvent('{"type":"snapshot","vms":[]}'), null);
+    assert.equal(parseAdminEvent('nope'), null);
+  });
+
+  test('a firing alert is added on top; its resolution replaces it; a stale copy never brings firing back', () => {
+    const older = alert('old', 'resolved', '2026-01-01T09:00:00Z');
+    let list = applyAlertEvent([older], alert('f1', 'firing', '2026-01-01T10:00:01Z'));
+    assert.deepEqual(list.map((a) => [a.fingerprint, a.status]), [['f1', 'firing'], ['old', 'resolved']], 'firing first');
+    list = applyAlertEvent(list, alert('f1', 'resolved', '2026-01-01T10:05:00Z'));
+    assert.deepEqual(list.map((a) => [a.fingerprint, a.status]), [['f1', 'resolved'], ['old', 'resolved']], 'replaced, not added');
+    assert.equal(applyAlertEvent(list, alert('f1', 'firing', '2026-01-01T10:00:01Z')), list, 'an older copy is ignored (same array back)');
+    // The same alert firing again later is a new occurrence (new starts_at): a second row. Times compare as instants.
+    list = applyAlertEvent(list, alert('f1', 'firing', '2026-01-01T11:00:01Z', '2026-01-01T11:00:00.000Z'));
+    assert.deepEqual(list.map((a) => [a.fingerprint, a.status]), [['f1', 'firing'], ['f1', 'resolved'], ['old', 'resolved']]);
+    assert.equal(applyAlertEvent(list, alert('f1', 'firing', '2026-01-01T11:00:01Z', '2026-01-01T11:00:00Z')).length, 3);
+    assert.deepEqual(sortAlerts([older, alert('x', 'firing', 'z')]).map((a) => a.fingerprint), ['x', 'old']);
+  });
+
+  test('backup progress updates the running row only', () => {
+    const rows = [{ id: 'b1', status: 'running', progress: {} }, { id: 'b0', status: 'completed', progress: {} }];
+    const next = applyBackupProgress(rows, { id: 'b1', step: 'disks', bytes: 1024 });
+    assert.deepEqual(next[0]!.progress, { step: 'disks', bytes: 1024 });
+    assert.equal(applyBackupProgress(rows, { id: 'b0', step: 'x' }), rows, 'a finished backup is not revived');
+    assert.equal(applyBackupProgress(rows, { id: 'unknown' }), rows, 'unknown until the next refetch');
   });
 });
 

@@ -21,6 +21,8 @@ export interface IncomingAlert {
 export interface UpsertResult {
   inserted: number;
   updated: number;
+  /** The rows this batch inserted or changed, as the API shows them (pushed live to admins). */
+  changed: AlertView[];
 }
 
 /**
@@ -29,7 +31,7 @@ export interface UpsertResult {
  * (Alertmanager retries out of order) can never turn it back to firing.
  */
 export async function upsertAlerts(db: Queryable, receiver: string, alerts: IncomingAlert[], now: Date): Promise<UpsertResult> {
-  if (alerts.length === 0) return { inserted: 0, updated: 0 };
+  if (alerts.length === 0) return { inserted: 0, updated: 0, changed: [] };
   const rows = JSON.stringify(
     alerts.map((a) => ({
       fingerprint: a.fingerprint,
@@ -44,7 +46,7 @@ export async function upsertAlerts(db: Queryable, receiver: string, alerts: Inco
     })),
   );
   const at = now.toISOString();
-  const changed = await queryRows<{ inserted: boolean }>(
+  const changed = await queryRows<AlertRow & { inserted: boolean }>(
     db,
     sql`insert into alerts (fingerprint, starts_at, alertname, severity, status, labels, annotations, ends_at, receiver, generator_url, received_at, updated_at)
       select x.fingerprint, x.starts_at, x.alertname, x.severity, x.status, x.labels, x.annotations, x.ends_at, ${receiver}, x.generator_url,
@@ -57,10 +59,10 @@ export async function upsertAlerts(db: Queryable, receiver: string, alerts: Inco
       where alerts.status = 'firing'
         and (alerts.status, alerts.ends_at, alerts.labels, alerts.annotations, alerts.receiver)
           is distinct from (excluded.status, excluded.ends_at, excluded.labels, excluded.annotations, excluded.receiver)
-      returning (xmax = 0) as inserted`,
+      returning (xmax = 0) as inserted, ${VIEW_COLUMNS}`,
   );
   const inserted = changed.filter((r) => r.inserted).length;
-  return { inserted, updated: changed.length - inserted };
+  return { inserted, updated: changed.length - inserted, changed: changed.map(({ inserted: _, ...row }) => toView(row)) };
 }
 
 export interface AlertFilter {
@@ -100,6 +102,8 @@ interface AlertRow {
   receiver: string;
 }
 
+const VIEW_COLUMNS = sql.raw('fingerprint, alertname, status, severity, labels, annotations, starts_at, ends_at, received_at, updated_at, receiver');
+
 const toView = (r: AlertRow): AlertView => ({
   ...r,
   starts_at: toIso(r.starts_at)!,
@@ -119,8 +123,7 @@ function where(f: AlertFilter): SQL {
 /** Newest occurrence first. Exported through index.ts for the readiness checks. */
 export async function listAlerts(db: Queryable, f: AlertFilter): Promise<{ items: AlertView[]; total: number }> {
   const w = where(f);
-  const rows = await queryRows<AlertRow>(db, sql`select fingerprint, alertname, status, severity, labels, annotations, starts_at, ends_at,
-    received_at, updated_at, receiver from alerts where ${w} order by starts_at desc, id desc limit ${f.limit} offset ${f.offset}`);
+  const rows = await queryRows<AlertRow>(db, sql`select ${VIEW_COLUMNS} from alerts where ${w} order by starts_at desc, id desc limit ${f.limit} offset ${f.offset}`);
   const total = await queryOne<{ n: number }>(db, sql`select count(*)::int as n from alerts where ${w}`);
   return { items: rows.map(toView), total: total?.n ?? 0 };
 }

@@ -4,7 +4,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { Counter } from 'prom-client';
 import type { AppContext } from '../../app.js';
 import { unauthorized } from '../../platform/http/app-error.js';
-import { listAlerts, upsertAlerts, type AlertFilter, type IncomingAlert, type UpsertResult } from './alerts.repo.js';
+import { listAlerts, upsertAlerts, type AlertFilter, type AlertView, type IncomingAlert, type UpsertResult } from './alerts.repo.js';
 import type { WebhookPayload } from './alerts.schemas.js';
 
 const NOTIFICATIONS_METRIC = 'limen_alert_notifications_total';
@@ -60,6 +60,15 @@ function notificationsCounter(ctx: AppContext): Counter<'status'> {
   return c;
 }
 
+/** `alert.firing` / `alert.resolved` to admins of every instance (the webhook reaches only one). */
+function publishAlert(ctx: AppContext, alert: AlertView): void {
+  try {
+    ctx.events.publishAdmin(`alert.${alert.status}`, { alert }, { cluster: true });
+  } catch (err) {
+    ctx.log.warn({ err, alert: alert.fingerprint }, 'alert event publish failed (admins see it on their next refetch)');
+  }
+}
+
 export function createAlertsService(ctx: AppContext) {
   const db = ctx.database.db;
   const notifications = notificationsCounter(ctx);
@@ -72,10 +81,13 @@ export function createAlertsService(ctx: AppContext) {
       throw unauthorized('Invalid or missing webhook token');
     },
 
-    async receive(payload: WebhookPayload): Promise<UpsertResult & { received: number }> {
+    async receive(payload: WebhookPayload): Promise<Omit<UpsertResult, 'changed'> & { received: number }> {
       const alerts = dedupe(payload.alerts.map(toIncoming));
-      const r = await upsertAlerts(db, payload.receiver, alerts, ctx.now());
+      const { changed, ...r } = await upsertAlerts(db, payload.receiver, alerts, ctx.now());
       for (const a of payload.alerts) notifications.inc({ status: a.status });
+      // Only what changed is pushed (a redelivery changes nothing), after the row is stored, so an
+      // admin page that refetches on connect and merges these never misses or regresses a row.
+      for (const alert of changed) publishAlert(ctx, alert);
       ctx.log.info({ receiver: payload.receiver, status: payload.status, alerts: payload.alerts.length, ...r }, 'alert notification received');
       return { received: payload.alerts.length, ...r };
     },

@@ -5,6 +5,7 @@
 // twice) and the VM DTO itself (~0.5 KB; PostgreSQL caps a payload at 8000 bytes). A DTO too
 // large for that (a long libvirt error message) travels as {uuid, owner_id} and receivers re-read
 // the row. Delivery follows the commit: publishers publish after their transaction committed.
+// Admin events travel the same way when the publisher asks (`publishAdmin(…, {cluster: true})`).
 import type { ClusterSession } from '../../platform/db/cluster-session.js';
 import type { EventHub, RoutableVm, VmEventType } from './event-hub.js';
 
@@ -14,9 +15,12 @@ const MAX_PAYLOAD = 7_800;
 
 interface Envelope {
   i: string;
-  t: VmEventType;
+  t?: VmEventType;
   vm?: RoutableVm;
   ref?: RoutableVm;
+  /** an admin event (publishAdmin with cluster: true): its type and payload */
+  a?: string;
+  p?: object;
 }
 
 export interface FanoutHub extends EventHub {
@@ -36,11 +40,15 @@ export function withClusterFanout(local: EventHub, session: ClusterSession, log:
       return;
     }
     if (msg.i === session.instanceId) return;
-    if (msg.vm) return local.publish(msg.t, msg.vm);
+    // A payload that did not fit arrives as its type alone: `truncated` tells clients to refetch.
+    if (msg.a) return local.publishAdmin(msg.a, msg.p ?? { truncated: true });
+    const type = msg.t;
+    if (!type) return;
+    if (msg.vm) return local.publish(type, msg.vm);
     const ref = msg.ref;
     if (!ref) return;
     load(ref.uuid).then(
-      (vm) => local.publish(msg.t, vm ?? ref),
+      (vm) => local.publish(type, vm ?? ref),
       (err: unknown) => log.warn({ err, vm: ref.uuid }, 'reloading a VM for a cluster event failed'),
     );
   });
@@ -53,6 +61,13 @@ export function withClusterFanout(local: EventHub, session: ClusterSession, log:
       let payload = JSON.stringify({ i: session.instanceId, t: type, vm } satisfies Envelope);
       if (Buffer.byteLength(payload) > MAX_PAYLOAD) payload = JSON.stringify({ i: session.instanceId, t: type, ref: { uuid: vm.uuid, owner_id: vm.owner_id } } satisfies Envelope);
       session.notify(EVENTS_CHANNEL, payload).catch((err: unknown) => log.warn({ err, vm: vm.uuid }, 'cluster event notify failed (other instances resync on their next snapshot)'));
+    },
+    publishAdmin(type, payload, opts) {
+      local.publishAdmin(type, payload);
+      if (!opts?.cluster) return;
+      let body = JSON.stringify({ i: session.instanceId, a: type, p: payload } satisfies Envelope);
+      if (Buffer.byteLength(body) > MAX_PAYLOAD) body = JSON.stringify({ i: session.instanceId, a: type } satisfies Envelope);
+      session.notify(EVENTS_CHANNEL, body).catch((err: unknown) => log.warn({ err, type }, 'cluster admin event notify failed'));
     },
     close() {
       off();

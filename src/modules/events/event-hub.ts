@@ -25,11 +25,12 @@ export interface EventHub {
   attach(socket: WebSocket, principal: Principal): void;
   publish(type: VmEventType, vm: RoutableVm): void;
   /**
-   * An operational event for admins only (e.g. backup.progress): `{type, ...payload}` to every
-   * admin client of this instance. Not fanned out to other instances: the work it reports runs
-   * here, and admins of another instance poll the list that holds the same figures.
+   * An operational event for admins only (e.g. backup.progress, alert.firing): `{type, ...payload}`
+   * to every admin client. By default only this instance's (backup progress reports work running
+   * here; admins of another instance read the same figures from the list). `cluster: true` also
+   * sends it to the other instances (an alert arrives at whichever instance Alertmanager reached).
    */
-  publishAdmin(type: string, payload: object): void;
+  publishAdmin(type: string, payload: object, opts?: { cluster?: boolean }): void;
   /** vm.stats for the clients watching this VM. */
   publishStats(vm: RoutableVm, stats: object): void;
   /** Sends every client a fresh snapshot (after a libvirt reconnect or a reconcile that changed things). */

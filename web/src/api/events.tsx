@@ -4,21 +4,25 @@
 // of the hypervisor; subscribers then get `resync` and refetch, because events sent while we were
 // away are lost. VM stats arrive only for VMs this tab `watch`es (the VM page).
 import { createContext, useContext, useEffect, useRef, useState, type ReactNode } from 'react';
+import { parseAdminEvent, type AdminEvent } from '../lib/admin-events';
 import { parseEventMessage, type VmEvent } from '../lib/vm-events';
 import { getSession, refreshSession } from './session';
 import type { Vm } from './types';
 
 export type LiveStatus = 'connecting' | 'live' | 'offline';
 type Listener = (ev: VmEvent<Vm> | { type: 'resync' }) => void;
+/** Admin-only messages (alerts, backup progress); `resync` after every (re)connect, as for VMs. */
+type AdminListener = (ev: AdminEvent | { type: 'resync' }) => void;
 
 interface EventsApi {
   status: LiveStatus;
   subscribe: (fn: Listener) => () => void;
+  subscribeAdmin: (fn: AdminListener) => () => void;
   /** Ask for `vm.stats` events of one VM until the returned function is called. */
   watch: (uuid: string) => () => void;
 }
 
-const EventsContext = createContext<EventsApi>({ status: 'offline', subscribe: () => () => undefined, watch: () => () => undefined });
+const EventsContext = createContext<EventsApi>({ status: 'offline', subscribe: () => () => undefined, subscribeAdmin: () => () => undefined, watch: () => () => undefined });
 
 export function wsUrl(path: string): string {
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -28,6 +32,7 @@ export function wsUrl(path: string): string {
 export function EventsProvider({ children }: { children: ReactNode }) {
   const [status, setStatus] = useState<LiveStatus>('connecting');
   const listeners = useRef(new Set<Listener>());
+  const adminListeners = useRef(new Set<AdminListener>());
   const watched = useRef(new Map<string, number>()); // uuid → how many components watch it
   const socket = useRef<WebSocket | null>(null);
 
@@ -56,7 +61,13 @@ export function EventsProvider({ children }: { children: ReactNode }) {
       };
       ws.onmessage = (m) => {
         const ev = parseEventMessage(m.data);
-        if (ev) emit(ev);
+        if (ev) {
+          emit(ev);
+          if (ev.type === 'resync') for (const fn of adminListeners.current) fn(ev);
+          return;
+        }
+        const admin = parseAdminEvent(m.data);
+        if (admin) for (const fn of adminListeners.current) fn(admin);
       };
       ws.onclose = (e) => {
         ws = null;
@@ -86,6 +97,10 @@ export function EventsProvider({ children }: { children: ReactNode }) {
     subscribe: (fn) => {
       listeners.current.add(fn);
       return () => listeners.current.delete(fn);
+    },
+    subscribeAdmin: (fn) => {
+      adminListeners.current.add(fn);
+      return () => adminListeners.current.delete(fn);
     },
     watch: (uuid) => {
       const send = (type: 'watch' | 'unwatch') => {
@@ -122,4 +137,12 @@ export function useVmEvents(fn: Listener): void {
 export function useWatchVm(uuid: string, enabled: boolean): void {
   const { watch } = useContext(EventsContext);
   useEffect(() => (enabled ? watch(uuid) : undefined), [watch, uuid, enabled]);
+}
+
+/** Call `fn` for every admin event (alerts, backups) and `resync` on every (re)connect: refetch then. */
+export function useAdminEvents(fn: AdminListener): void {
+  const { subscribeAdmin } = useContext(EventsContext);
+  const latest = useRef(fn);
+  latest.current = fn;
+  useEffect(() => subscribeAdmin((ev) => latest.current(ev)), [subscribeAdmin]);
 }

@@ -1,5 +1,6 @@
-// Re-run `fn` every `ms` while the tab is visible. Used only where the server has no event stream
-// yet (alerts, backup progress, host gauges); VM state never polls.
+// Re-run `fn` every `ms` while the tab is visible. Used only where the server has no event stream:
+// host gauges (sampled by the server every 10 s) and snapshots still being taken; VM state, alerts
+// and backup progress arrive over /ws/events.
 import { useEffect, useRef } from 'react';
 
 export function usePolling(fn: () => void, ms: number, enabled = true): void {

@@ -1,11 +1,13 @@
-// Backups: start one (it runs in the background) and watch its progress; the list refreshes every
-// 2 s while a backup runs.
+// Backups: start one (it runs in the background) and watch its progress live: the server pushes
+// `backup.progress` (step, bytes) over /ws/events and `backup.completed` / `backup.failed` at the
+// end (then the list is refetched for the final row).
 import { useState } from 'react';
 import { admin } from '../../api/endpoints';
 import { AsyncView, EmptyState, InlineError } from '../../components/AsyncStates';
 import { formatBytes, formatTime } from '../../lib/format';
+import { useAdminEvents } from '../../api/events';
+import { applyBackupProgress } from '../../lib/admin-events';
 import { useAsync } from '../../lib/useAsync';
-import { usePolling } from '../../lib/usePolling';
 
 /** The server reports `{step, bytes}` while a backup runs: no total is known, so show the step and bytes written, not a bar. */
 function BackupProgress({ progress }: { progress: Record<string, unknown> }) {
@@ -23,7 +25,10 @@ function BackupProgress({ progress }: { progress: Record<string, unknown> }) {
 export function BackupsPage() {
   const list = useAsync(async () => (await admin.backups()).items, []);
   const running = list.data?.some((b) => b.status === 'running') ?? false;
-  usePolling(list.reload, 2_000, running);
+  useAdminEvents((ev) => {
+    if (ev.type === 'backup.progress') list.setData((cur) => (cur ? applyBackupProgress(cur, ev.backup) : cur));
+    else if (ev.type === 'resync' || ev.type === 'backup.completed' || ev.type === 'backup.failed') list.reload();
+  });
   const [pending, setPending] = useState(false);
   const [error, setError] = useState<unknown>(undefined);
 
