@@ -35,6 +35,7 @@ import { registerAuditRoutes } from './modules/audit/index.js';
 import { registerUserAdminRoutes } from './modules/users/index.js';
 import { registerBackupRoutes } from './modules/backups/index.js';
 import { registerAlertRoutes } from './modules/alerts/index.js';
+import { createGroupQuotaPolicy, createGroupsService, registerGroupRoutes } from './modules/groups/index.js';
 import './platform/http/principal.js';
 
 export interface AppDeps {
@@ -176,12 +177,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(registerIsoRoutes(ctx, createIsosService(ctx)));
   const quotas = createQuotasService(ctx);
   ctx.vmPolicies.push(createQuotaPolicy(ctx, { quotas, hostCapacity: cachedCapacity(ctx) }));
+  // after the quotas policy: owner's quota lock first, then the group's (one lock order)
+  ctx.vmPolicies.push(createGroupQuotaPolicy());
   registerQuotaDenialRecorder(app, ctx);
   await app.register(registerQuotaRoutes(ctx, quotas));
   await app.register(registerVmModule(ctx, { disks: deps.disks ?? createDiskImages(), accel: deps.accel ?? (config.vmAccel === 'kvm' ? 'kvm' : 'tcg'), ...deps.vmOptions }));
   await app.register(registerAlertRoutes(ctx));
   const snapshots = createSnapshotsService(ctx, { driver: ctx.driver, ...ctx.vmAccess }, quotas);
   await app.register(registerSnapshotRoutes(snapshots));
+  const groups = createGroupsService(ctx);
+  await app.register(registerGroupRoutes(ctx, groups, snapshots));
   await app.register(
     registerConsoleRoutes(
       ctx,

@@ -65,6 +65,18 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   'GET /api/admin/console-sessions': 'admin',
   'DELETE /api/admin/console-sessions/:id': 'admin',
 
+  'GET /api/me/groups': 'user',
+  'GET /api/admin/groups': 'admin',
+  'POST /api/admin/groups': 'admin',
+  'GET /api/admin/groups/:id': 'admin',
+  'PATCH /api/admin/groups/:id': 'admin',
+  'DELETE /api/admin/groups/:id': 'admin',
+  'POST /api/admin/groups/:id/members': 'admin',
+  'DELETE /api/admin/groups/:id/members/:userId': 'admin',
+  'PUT /api/admin/groups/:id/quota': 'admin',
+  'GET /api/admin/groups/:id/vms': 'admin',
+  'POST /api/admin/groups/:id/actions': 'admin',
+
   'POST /api/alerts/webhook': 'webhook',
   'GET /api/alerts': 'admin',
 };

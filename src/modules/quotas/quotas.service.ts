@@ -111,15 +111,25 @@ export type QuotasService = ReturnType<typeof createQuotasService>;
  */
 export function registerQuotaDenialRecorder(app: FastifyInstance, ctx: AppContext): void {
   app.addHook('onError', async (req, _reply, err) => {
-    if (!(err instanceof AppError) || err.code !== 'QUOTA_EXCEEDED') return;
-    const resource = (err.details as { resource?: QuotaKey } | undefined)?.resource;
-    if (resource) ctx.metrics.quotaDenied.inc({ resource: METRIC_RESOURCE[resource] });
-    await audit(ctx.database.db, req, {
-      action: 'quota.denied',
-      targetType: 'user',
-      targetId: req.principal?.id ?? null,
-      result: 'denied',
-      details: { ...err.details, route: req.routeOptions.url },
-    }).catch((e: unknown) => req.log.warn({ err: e }, 'could not audit a quota denial'));
+    if (err instanceof AppError) await recordQuotaDenial(ctx, req, err);
   });
+}
+
+/**
+ * Counts and audits one QUOTA_EXCEEDED refusal (no-op for other errors). The hook above does it
+ * for a refused request; work that refuses per item and still answers 200 (bulk group actions)
+ * calls it for each refused item.
+ */
+export async function recordQuotaDenial(ctx: AppContext, req: FastifyRequest | undefined, err: AppError, extra: Record<string, unknown> = {}): Promise<void> {
+  if (err.code !== 'QUOTA_EXCEEDED') return;
+  const resource = (err.details as { resource?: QuotaKey } | undefined)?.resource;
+  const label = resource ? METRIC_RESOURCE[resource] : undefined;
+  if (label) ctx.metrics.quotaDenied.inc({ resource: label });
+  await audit(ctx.database.db, req, {
+    action: 'quota.denied',
+    targetType: 'user',
+    targetId: req?.principal?.id ?? null,
+    result: 'denied',
+    details: { ...err.details, ...extra, route: req?.routeOptions.url },
+  }).catch((e: unknown) => ctx.log.warn({ err: e }, 'could not audit a quota denial'));
 }

@@ -1,2 +1,3 @@
-export { createSnapshotsService, type SnapshotsService, type SnapshotVmPort } from './snapshots.service.js';
+export { createSnapshotsService, type SnapshotsService, type SnapshotVmPort, type Settled } from './snapshots.service.js';
 export { registerSnapshotRoutes, toSnapshotDto } from './snapshots.routes.js';
+export { listScheduledSnapshots, type SnapshotRecord } from './snapshots.repo.js';

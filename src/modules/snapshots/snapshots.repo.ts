@@ -13,6 +13,9 @@ export interface SnapshotRecord {
   includesMemory: boolean;
   sizeBytes: number | null;
   errorMessage: string | null;
+  /** taken by a snapshot schedule (retention may delete it); false = taken by a person */
+  scheduled: boolean;
+  scheduleId: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -26,6 +29,8 @@ interface Row {
   includes_memory: boolean;
   size_bytes: string | number | null;
   error_message: string | null;
+  scheduled: boolean;
+  schedule_id: string | null;
   created_at: Date | string;
   updated_at: Date | string;
 }
@@ -39,13 +44,19 @@ const toRecord = (r: Row): SnapshotRecord => ({
   includesMemory: r.includes_memory,
   sizeBytes: r.size_bytes === null ? null : Number(r.size_bytes),
   errorMessage: r.error_message,
+  scheduled: r.scheduled,
+  scheduleId: r.schedule_id,
   createdAt: new Date(r.created_at),
   updatedAt: new Date(r.updated_at),
 });
 
-export async function insertSnapshot(db: Queryable, s: { vmUuid: string; name: string; description: string; createdBy: string }): Promise<SnapshotRecord> {
-  const r = await queryOne<Row>(db, sql`insert into vm_snapshots (vm_uuid, name, description, state, created_by)
-    values (${s.vmUuid}, ${s.name}, ${s.description}, 'creating', ${s.createdBy}) returning *`);
+export async function insertSnapshot(
+  db: Queryable,
+  s: { vmUuid: string; name: string; description: string; createdBy: string | null; scheduleId?: string | null },
+): Promise<SnapshotRecord> {
+  const scheduleId = s.scheduleId ?? null;
+  const r = await queryOne<Row>(db, sql`insert into vm_snapshots (vm_uuid, name, description, state, created_by, schedule_id, scheduled)
+    values (${s.vmUuid}, ${s.name}, ${s.description}, 'creating', ${s.createdBy}, ${scheduleId}, ${scheduleId !== null}) returning *`);
   return toRecord(r!);
 }
 
@@ -87,4 +98,11 @@ export async function deleteSnapshotRow(db: Queryable, id: string): Promise<void
 
 export async function snapshotNameTaken(db: Queryable, vmUuid: string, name: string): Promise<boolean> {
   return (await queryRows(db, sql`select 1 from vm_snapshots where vm_uuid = ${vmUuid} and name = ${name}`)).length > 0;
+}
+
+/** Snapshots a schedule took of one VM, oldest first (the ones retention may delete). */
+export async function listScheduledSnapshots(db: Queryable, scheduleId: string, vmUuid: string): Promise<SnapshotRecord[]> {
+  return (
+    await queryRows<Row>(db, sql`select * from vm_snapshots where scheduled and schedule_id = ${scheduleId} and vm_uuid = ${vmUuid} order by created_at, id`)
+  ).map(toRecord);
 }

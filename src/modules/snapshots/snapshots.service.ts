@@ -27,6 +27,9 @@ export interface SnapshotVmPort {
   background(uuid: string, op: () => Promise<void>): void;
 }
 
+/** Resolves when a background snapshot operation ended: its error, or undefined on success. */
+export type Settled = Promise<Error | undefined>;
+
 export function createSnapshotsService(ctx: AppContext, vms: SnapshotVmPort, quotas: QuotasService) {
   const db = ctx.database.db;
   const registers = [ctx.metrics.registry];
@@ -61,12 +64,14 @@ export function createSnapshotsService(ctx: AppContext, vms: SnapshotVmPort, quo
    * consistent row when libvirt failed.
    */
   function inBackground(
-    req: FastifyRequest,
+    req: FastifyRequest | undefined,
     vmUuid: string,
     op: { action: 'snapshot_create' | 'snapshot_revert' | 'snapshot_delete'; counter?: Counter<'result'>; details: Record<string, unknown> },
     work: () => Promise<void>,
     undo: (err: Error) => Promise<void>,
-  ): void {
+  ): Settled {
+    let settle!: (err: Error | undefined) => void;
+    const settled = new Promise<Error | undefined>((r) => (settle = r));
     const end = ctx.metrics.vmActionDuration.startTimer({ action: op.action });
     const record = async (result: 'success' | 'failure', extra: Record<string, unknown> = {}) => {
       op.counter?.inc({ result });
@@ -75,18 +80,89 @@ export function createSnapshotsService(ctx: AppContext, vms: SnapshotVmPort, quo
       await audit(db, req, { action: op.action.replace('_', '.'), targetType: 'vm', targetId: vmUuid, result, details: { ...op.details, ...extra } });
     };
     vms.background(vmUuid, async () => {
+      let failure: Error | undefined;
       try {
         await work();
         await record('success');
       } catch (err) {
-        await undo(err as Error);
-        await record('failure', { error: (err as Error).message });
+        failure = err as Error;
+        await undo(failure);
+        await record('failure', { error: failure.message });
         throw err;
       } finally {
         // Snapshot operations pause, start or stop the guest: record what it is now.
         await vms.refreshState(vmUuid).catch(() => undefined);
+        settle(failure);
       }
     });
+    return settled;
+  }
+
+  /** Accepts a snapshot (transaction: ownership, state, quota, name) and starts it in the background. */
+  async function startCreate(
+    req: FastifyRequest | undefined,
+    principal: Principal,
+    vmUuid: string,
+    input: { name: string; description?: string },
+    opts: { scheduleId?: string; createdBy?: string | null } = {},
+  ): Promise<{ snap: repo.SnapshotRecord; settled: Settled }> {
+    const name = normalizeSnapshotName(input.name);
+    if (!name) throw validationFailed('name', 'Snapshot name must be 1-64 characters without control characters');
+    const description = (input.description ?? '').slice(0, 1000);
+    requireHypervisor();
+    let snap: repo.SnapshotRecord;
+    try {
+      snap = await inTransaction(db, async (tx) => {
+        const vm = await vms.loadVmFor(principal, vmUuid, { tx, forUpdate: true });
+        checkState('create', vm);
+        const owner = vm.ownerId === principal.id ? principal : { id: vm.ownerId, role: 'user' as const };
+        await quotas.enforce(tx, owner, { snapshots: 1 });
+        if (await repo.snapshotNameTaken(tx, vmUuid, name)) throw conflict('This VM already has a snapshot with that name', { field: 'name' });
+        const createdBy = opts.createdBy !== undefined ? opts.createdBy : principal.id;
+        return repo.insertSnapshot(tx, { vmUuid, name, description, createdBy, scheduleId: opts.scheduleId });
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw conflict('This VM already has a snapshot with that name', { field: 'name' });
+      throw err;
+    }
+    const settled = inBackground(
+      req,
+      vmUuid,
+      { action: 'snapshot_create', counter: created, details: { snapshot_id: snap.id, name, ...(opts.scheduleId ? { schedule_id: opts.scheduleId } : {}) } },
+      async () => {
+        const info = await vms.driver.createSnapshot(vmUuid, { name: snap.id, description });
+        await repo.updateSnapshot(db, snap.id, { state: 'ready', includesMemory: info.state === 'running' || info.state === 'paused' });
+      },
+      // No libvirt snapshot, so no row: the list stays truthful.
+      () => repo.deleteSnapshotRow(db, snap.id),
+    );
+    return { snap, settled };
+  }
+
+  /** Accepts a deletion (transaction: ownership, states) and runs it in the background. */
+  async function startRemove(req: FastifyRequest | undefined, principal: Principal, id: string): Promise<{ snap: repo.SnapshotRecord; settled: Settled }> {
+    requireHypervisor();
+    const { snap, vm } = await inTransaction(db, async (tx) => {
+      const loaded = await loadForUpdate(tx, principal, id);
+      if (loaded.snap.state !== 'ready') throw invalidState(`The snapshot is ${loaded.snap.state}`, { state: loaded.snap.state });
+      checkState('delete', loaded.vm);
+      const s = await repo.updateSnapshot(tx, id, { state: 'deleting' });
+      return { snap: s!, vm: loaded.vm };
+    });
+    const settled = inBackground(
+      req,
+      vm.uuid,
+      { action: 'snapshot_delete', details: { snapshot_id: id, name: snap.name, ...(snap.scheduleId ? { schedule_id: snap.scheduleId, reason: 'retention' } : {}) } },
+      async () => {
+        await vms.driver.deleteSnapshot(vm.uuid, snap.id).catch((err: unknown) => {
+          // Already gone in libvirt (e.g. removed by hand): the row follows.
+          if ((err as { kind?: string }).kind !== 'not_found') throw err;
+        });
+        await repo.deleteSnapshotRow(db, id);
+      },
+      async (err) => void (await repo.updateSnapshot(db, id, { state: 'ready', errorMessage: `delete failed: ${err.message}`.slice(0, 500) })),
+    );
+    return { snap, settled };
   }
 
   return {
@@ -96,37 +172,12 @@ export function createSnapshotsService(ctx: AppContext, vms: SnapshotVmPort, quo
     },
 
     async create(req: FastifyRequest, principal: Principal, vmUuid: string, input: { name: string; description?: string }) {
-      const name = normalizeSnapshotName(input.name);
-      if (!name) throw validationFailed('name', 'Snapshot name must be 1-64 characters without control characters');
-      const description = (input.description ?? '').slice(0, 1000);
-      requireHypervisor();
-      let snap: repo.SnapshotRecord;
-      try {
-        snap = await inTransaction(db, async (tx) => {
-          const vm = await vms.loadVmFor(principal, vmUuid, { tx, forUpdate: true });
-          checkState('create', vm);
-          const owner = vm.ownerId === principal.id ? principal : { id: vm.ownerId, role: 'user' as const };
-          await quotas.enforce(tx, owner, { snapshots: 1 });
-          if (await repo.snapshotNameTaken(tx, vmUuid, name)) throw conflict('This VM already has a snapshot with that name', { field: 'name' });
-          return repo.insertSnapshot(tx, { vmUuid, name, description, createdBy: principal.id });
-        });
-      } catch (err) {
-        if (isUniqueViolation(err)) throw conflict('This VM already has a snapshot with that name', { field: 'name' });
-        throw err;
-      }
-      inBackground(
-        req,
-        vmUuid,
-        { action: 'snapshot_create', counter: created, details: { snapshot_id: snap.id, name } },
-        async () => {
-          const info = await vms.driver.createSnapshot(vmUuid, { name: snap.id, description });
-          await repo.updateSnapshot(db, snap.id, { state: 'ready', includesMemory: info.state === 'running' || info.state === 'paused' });
-        },
-        // No libvirt snapshot, so no row: the list stays truthful.
-        () => repo.deleteSnapshotRow(db, snap.id),
-      );
-      return snap;
+      return (await startCreate(req, principal, vmUuid, input)).snap;
     },
+
+    /** For schedules and bulk work: the accepted snapshot and a promise of how it ended (an Error or undefined). */
+    startCreate,
+    startRemove,
 
     async revert(req: FastifyRequest, principal: Principal, id: string) {
       requireHypervisor();
@@ -142,7 +193,8 @@ export function createSnapshotsService(ctx: AppContext, vms: SnapshotVmPort, quo
         const s = await repo.updateSnapshot(tx, id, { state: 'reverting', errorMessage: null });
         return { snap: s!, vm: loaded.vm };
       });
-      inBackground(
+      // the route answers 202 now; the outcome is recorded by inBackground
+      void inBackground(
         req,
         vm.uuid,
         { action: 'snapshot_revert', counter: restored, details: { snapshot_id: id, name: snap.name } },
@@ -156,28 +208,7 @@ export function createSnapshotsService(ctx: AppContext, vms: SnapshotVmPort, quo
     },
 
     async remove(req: FastifyRequest, principal: Principal, id: string) {
-      requireHypervisor();
-      const { snap, vm } = await inTransaction(db, async (tx) => {
-        const loaded = await loadForUpdate(tx, principal, id);
-        if (loaded.snap.state !== 'ready') throw invalidState(`The snapshot is ${loaded.snap.state}`, { state: loaded.snap.state });
-        checkState('delete', loaded.vm);
-        const s = await repo.updateSnapshot(tx, id, { state: 'deleting' });
-        return { snap: s!, vm: loaded.vm };
-      });
-      inBackground(
-        req,
-        vm.uuid,
-        { action: 'snapshot_delete', details: { snapshot_id: id, name: snap.name } },
-        async () => {
-          await vms.driver.deleteSnapshot(vm.uuid, snap.id).catch((err: unknown) => {
-            // Already gone in libvirt (e.g. removed by hand): the row follows.
-            if ((err as { kind?: string }).kind !== 'not_found') throw err;
-          });
-          await repo.deleteSnapshotRow(db, id);
-        },
-        async (err) => void (await repo.updateSnapshot(db, id, { state: 'ready', errorMessage: `delete failed: ${err.message}`.slice(0, 500) })),
-      );
-      return snap;
+      return (await startRemove(req, principal, id)).snap;
     },
 
     /**

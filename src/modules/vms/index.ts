@@ -1,6 +1,6 @@
 // The VM module: wires the store, lifecycle, services, reconciler and stats around the default
 // hypervisor driver, and returns the routes plugin. Public surface for other modules below.
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AppContext } from '../../app.js';
@@ -22,11 +22,12 @@ import { principalOf } from '../auth/index.js';
 import type { Principal } from '../../platform/http/principal.js';
 import type { Tx } from '../../platform/db/db.js';
 import type { VmRecord } from './vms.repo.js';
-import { vmStateOf } from './vm-state.js';
+import { vmStateOf, type VmAction } from './vm-state.js';
 
 export { type VmPolicy, type CreateCheck, type StartCheck, type ResizeCheck, type VmSize } from './vm-policies.js';
 export { type VmRecord } from './vms.repo.js';
-export { VM_STATES, type VmState } from './vm-state.js';
+export { VM_STATES, VM_ACTIONS, type VmState, type VmAction } from './vm-state.js';
+export { VmDto, toVmDto } from './vms.schemas.js';
 
 /** Cluster lease of the VM reconciler of the default host. */
 export const RECONCILER_LEASE = 'loop:vm-reconciler:default';
@@ -43,6 +44,10 @@ export interface VmAccess {
   background(uuid: string, op: () => Promise<void>): void;
   /** True while this process runs an operation on the VM. */
   isBusy(uuid: string): boolean;
+  /** A power action through the state machine and policies, audited like the VM route's (bulk group actions). */
+  action(req: FastifyRequest, principal: Principal, uuid: string, action: VmAction): Promise<VmRecord>;
+  /** Deletes a VM like DELETE /api/vms/{uuid} (202: teardown runs in the background). */
+  remove(req: FastifyRequest, principal: Principal, uuid: string): Promise<VmRecord>;
 }
 
 export interface VmModuleOptions {
@@ -92,6 +97,8 @@ export function registerVmModule(ctx: AppContext, opts: VmModuleOptions): Fastif
       },
       background: (uuid, op) => rt.background(uuid, op),
       isBusy: (uuid) => rt.busy.has(uuid),
+      action: (req, p, uuid, action) => vms.action(req, p, uuid, action),
+      remove: (req, p, uuid) => vms.remove(req, p, uuid),
     };
     const sampler = createStatsSampler(ctx.driver);
     const stats = {

@@ -2488,6 +2488,621 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/me/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The groups (classes) you are a member of */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                                description: string;
+                                member_count: number;
+                                /** Format: date-time */
+                                created_at: string;
+                            }[];
+                            total: number;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List groups */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                                description: string;
+                                quota: {
+                                    vms: number | null;
+                                    vcpus: number | null;
+                                    memory_mb: number | null;
+                                    disk_gb: number | null;
+                                };
+                                member_count: number;
+                                vm_count: number;
+                                /** Format: date-time */
+                                created_at: string;
+                                /** Format: date-time */
+                                updated_at: string;
+                            }[];
+                            total: number;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create a group with optional members and quota (caps the sum of the group’s VMs; members’ own quotas still apply) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name: string;
+                        description?: string;
+                        quota?: {
+                            vms?: number | null;
+                            vcpus?: number | null;
+                            memory_mb?: number | null;
+                            disk_gb?: number | null;
+                        };
+                        members?: string[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            description: string;
+                            quota: {
+                                vms: number | null;
+                                vcpus: number | null;
+                                memory_mb: number | null;
+                                disk_gb: number | null;
+                            };
+                            member_count: number;
+                            vm_count: number;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                            usage: {
+                                vms: number;
+                                vcpus: number;
+                                memory_mb: number;
+                                disk_gb: number;
+                            };
+                            members: {
+                                /** Format: uuid */
+                                user_id: string;
+                                username: string;
+                                status: string;
+                                /** Format: date-time */
+                                added_at: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/groups/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A group with its members, quota and usage */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            description: string;
+                            quota: {
+                                vms: number | null;
+                                vcpus: number | null;
+                                memory_mb: number | null;
+                                disk_gb: number | null;
+                            };
+                            member_count: number;
+                            vm_count: number;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                            usage: {
+                                vms: number;
+                                vcpus: number;
+                                memory_mb: number;
+                                disk_gb: number;
+                            };
+                            members: {
+                                /** Format: uuid */
+                                user_id: string;
+                                username: string;
+                                status: string;
+                                /** Format: date-time */
+                                added_at: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete a group (its VMs stay with their owners) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Rename or describe a group */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name?: string;
+                        description?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            description: string;
+                            quota: {
+                                vms: number | null;
+                                vcpus: number | null;
+                                memory_mb: number | null;
+                                disk_gb: number | null;
+                            };
+                            member_count: number;
+                            vm_count: number;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                            usage: {
+                                vms: number;
+                                vcpus: number;
+                                memory_mb: number;
+                                disk_gb: number;
+                            };
+                            members: {
+                                /** Format: uuid */
+                                user_id: string;
+                                username: string;
+                                status: string;
+                                /** Format: date-time */
+                                added_at: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/admin/groups/{id}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Add members (existing users; already-members are ignored) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        user_ids: string[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** Format: uuid */
+                                user_id: string;
+                                username: string;
+                                status: string;
+                                /** Format: date-time */
+                                added_at: string;
+                            }[];
+                            total: number;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/groups/{id}/members/{userId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove a member (VMs provisioned for them stay until deleted) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/groups/{id}/quota": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Set some of the group’s limits (null = unlimited) */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        vms?: number | null;
+                        vcpus?: number | null;
+                        memory_mb?: number | null;
+                        disk_gb?: number | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            description: string;
+                            quota: {
+                                vms: number | null;
+                                vcpus: number | null;
+                                memory_mb: number | null;
+                                disk_gb: number | null;
+                            };
+                            member_count: number;
+                            vm_count: number;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                            usage: {
+                                vms: number;
+                                vcpus: number;
+                                memory_mb: number;
+                                disk_gb: number;
+                            };
+                            members: {
+                                /** Format: uuid */
+                                user_id: string;
+                                username: string;
+                                status: string;
+                                /** Format: date-time */
+                                added_at: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/groups/{id}/vms": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The VMs provisioned for the group */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** Format: uuid */
+                                uuid: string;
+                                name: string;
+                                state: "creating" | "stopped" | "starting" | "running" | "paused" | "stopping" | "deleting" | "error" | "missing";
+                                desired_state: string;
+                                vcpus: number;
+                                memory_mb: number;
+                                disk_gb: number;
+                                /** Format: uuid */
+                                iso: string | null;
+                                boot_order: ("cdrom" | "hd" | "network")[];
+                                /** Format: uuid */
+                                owner_id: string;
+                                host: string;
+                                error_message: string | null;
+                                pending_changes: {
+                                    vcpus?: number;
+                                    memory_mb?: number;
+                                };
+                                allowed_actions: ("start" | "shutdown" | "stop" | "reboot" | "reset" | "pause" | "resume")[];
+                                /** Format: date-time */
+                                created_at: string;
+                                /** Format: date-time */
+                                updated_at: string;
+                            }[];
+                            total: number;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/groups/{id}/actions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start, stop, delete or snapshot every VM of the group; the result of each VM is listed */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        action: "start" | "shutdown" | "stop" | "reboot" | "reset" | "pause" | "resume" | "delete" | "snapshot";
+                        snapshot_name?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            action: string;
+                            items: {
+                                /** Format: uuid */
+                                vm_uuid: string;
+                                name: string;
+                                /** Format: uuid */
+                                owner_id: string;
+                                result: "accepted" | "failed";
+                                state?: string;
+                                /** Format: uuid */
+                                snapshot_id?: string;
+                                error_code?: string;
+                                message?: string;
+                            }[];
+                            total: number;
+                            accepted: number;
+                            failed: number;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/vms/{uuid}/console": {
         parameters: {
             query?: never;

@@ -1,0 +1,5 @@
+export { createGroupsService, enforceGroupQuota, type GroupsService, type GroupInput } from './groups.service.js';
+export { registerGroupRoutes } from './groups.routes.js';
+export { createGroupQuotaPolicy } from './group-policy.js';
+export { GROUP_QUOTA_KEYS, type GroupLimits, type GroupUsage } from './group-quota.js';
+export { groupVmUuids, findGroup, type GroupRecord } from './groups.repo.js';
