@@ -24,7 +24,7 @@ import { healthOfDriver } from './hypervisor-wiring.js';
 import { createEventHub, registerEventRoutes, withClusterFanout, type FanoutHub } from './modules/events/index.js';
 import { openClusterSession, type ClusterSession } from './platform/db/cluster-session.js';
 import { createIsosService, registerIsoRoutes } from './modules/isos/index.js';
-import { registerVmModule, type VmAccess, type VmModuleOptions, type VmPolicy } from './modules/vms/index.js';
+import { noTemplates, registerVmModule, type TemplateSource, type VmAccess, type VmModuleOptions, type VmPolicy } from './modules/vms/index.js';
 import { createQuotasService, createQuotaPolicy, registerQuotaDenialRecorder, registerQuotaRoutes, type HostCapacity } from './modules/quotas/index.js';
 import { createConsolesService, registerConsoleRoutes, type ConsoleVmAccess } from './modules/consoles/index.js';
 import { createSnapshotsService, registerSnapshotRoutes } from './modules/snapshots/index.js';
@@ -35,7 +35,9 @@ import { registerAuditRoutes } from './modules/audit/index.js';
 import { registerUserAdminRoutes } from './modules/users/index.js';
 import { registerBackupRoutes } from './modules/backups/index.js';
 import { registerAlertRoutes } from './modules/alerts/index.js';
-import { createGroupQuotaPolicy, createGroupsService, registerGroupRoutes } from './modules/groups/index.js';
+import { createGroupQuotaPolicy, createGroupsService, groupIdsOf, registerGroupRoutes } from './modules/groups/index.js';
+import { registerTemplateModule } from './modules/templates/index.js';
+import { registerSshKeyRoutes } from './modules/sshkeys/index.js';
 import './platform/http/principal.js';
 
 export interface AppDeps {
@@ -82,6 +84,12 @@ export interface AppContext {
   vmPolicies: VmPolicy[];
   /** Set by the VM module when it registers: ownership-checked VM access for other modules. */
   vmAccess: VmAccess;
+  /** Set by the templates module: what VM creation may read of templates. */
+  templates: TemplateSource;
+  /**
+   * Ids of the groups a user belongs to (template visibility 'group'), from the groups module.
+   */
+  groupsOf(db: import('./platform/db/query.js').Queryable, userId: string): Promise<string[]>;
   now: () => Date;
   /** Set during buildApp: authentication for modules that need it outside the HTTP hook (websockets). */
   auth: AuthService;
@@ -146,6 +154,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     cluster,
     vmPolicies: [],
     vmAccess: undefined as unknown as VmAccess,
+    templates: noTemplates,
+    groupsOf: groupIdsOf,
     now: deps.now ?? (() => new Date()),
     shutdown: closing.signal,
     auth: undefined as unknown as AuthService,
@@ -181,7 +191,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   ctx.vmPolicies.push(createGroupQuotaPolicy());
   registerQuotaDenialRecorder(app, ctx);
   await app.register(registerQuotaRoutes(ctx, quotas));
-  await app.register(registerVmModule(ctx, { disks: deps.disks ?? createDiskImages(), accel: deps.accel ?? (config.vmAccel === 'kvm' ? 'kvm' : 'tcg'), ...deps.vmOptions }));
+  const disks = deps.disks ?? createDiskImages();
+  await app.register(registerVmModule(ctx, { disks, accel: deps.accel ?? (config.vmAccel === 'kvm' ? 'kvm' : 'tcg'), ...deps.vmOptions }));
+  await app.register(registerSshKeyRoutes(ctx));
+  await app.register(
+    registerTemplateModule(ctx, {
+      disks,
+      enforceDisk: async (tx, owner, gb) => quotas.enforce(tx, { id: owner.id, role: owner.role }, { disk_gb: gb }),
+      reconcileEveryMs: deps.vmOptions?.reconcileEveryMs,
+    }),
+  );
   await app.register(registerAlertRoutes(ctx));
   const snapshots = createSnapshotsService(ctx, { driver: ctx.driver, ...ctx.vmAccess }, quotas);
   await app.register(registerSnapshotRoutes(snapshots));

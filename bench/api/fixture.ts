@@ -25,6 +25,8 @@ export const noDisks: DiskImages = {
   createDisk: async () => undefined,
   deleteDisk: async () => true,
   resizeDisk: async () => undefined,
+  createOverlay: async () => undefined,
+  copyImage: async () => undefined,
   diskInfo: async () => ({ virtualSizeBytes: 0, actualSizeBytes: 0 }) as unknown as Awaited<ReturnType<DiskImages['diskInfo']>>,
 };
 

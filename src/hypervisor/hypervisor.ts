@@ -52,6 +52,11 @@ export interface DomainSpec {
   diskPath?: string;
   /** absolute path of an ISO for the CD-ROM; a CD-ROM drive always exists so media can change later */
   isoPath?: string | null;
+  /**
+   * absolute path of a cloud-init NoCloud seed ISO (volume `cidata`), attached read-only as a
+   * second CD-ROM after the media drive; omit for none
+   */
+  seedIsoPath?: string | null;
   /** default ['cdrom', 'hd'] */
   bootOrder?: BootDevice[];
   /** omit to let libvirt assign a unique MAC (recommended) */

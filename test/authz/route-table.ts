@@ -47,6 +47,18 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   'GET /api/vms/:uuid/stats': 'user',
   'GET /api/vms/:uuid/activity': 'user',
   'GET /api/admin/vms': 'admin',
+  'POST /api/vms/batch': 'user',
+
+  // templates: visibility and ownership are checked by the templates service (404 / 403)
+  'GET /api/templates': 'user',
+  'GET /api/templates/:id': 'user',
+  'POST /api/templates': 'user',
+  'POST /api/templates/import': 'user',
+  'PATCH /api/templates/:id': 'user',
+  'DELETE /api/templates/:id': 'user',
+  'GET /api/me/ssh-keys': 'user',
+  'POST /api/me/ssh-keys': 'user',
+  'DELETE /api/me/ssh-keys/:id': 'user',
 
   'GET /api/quota': 'user',
   'GET /api/admin/users/:id/quota': 'admin',

@@ -69,6 +69,7 @@ export function validateSpec(spec: DomainSpec): void {
   if (spec.machine !== undefined && spec.machine !== 'q35' && spec.machine !== 'pc') throw invalid('machine must be q35 or pc');
   if (spec.diskPath !== undefined) checkPath('diskPath', spec.diskPath);
   if (spec.isoPath) checkPath('isoPath', spec.isoPath);
+  if (spec.seedIsoPath) checkPath('seedIsoPath', spec.seedIsoPath);
   if (spec.mac !== undefined && !MAC_RE.test(spec.mac)) throw invalid('mac is not a MAC address');
   if (spec.network && spec.network.type !== 'user' && !/^[A-Za-z0-9_.:-]{1,64}$/.test(spec.network.name)) {
     throw invalid('network name');
@@ -79,6 +80,11 @@ export function validateSpec(spec: DomainSpec): void {
 /** The CD-ROM's target: SATA on q35 (which has no IDE), IDE on pc. */
 export function cdromTarget(machine: 'q35' | 'pc'): { dev: string; bus: string } {
   return machine === 'q35' ? { dev: 'sda', bus: 'sata' } : { dev: 'hdc', bus: 'ide' };
+}
+
+/** The cloud-init seed drive's target: the next one after the media CD-ROM. */
+export function seedTarget(machine: 'q35' | 'pc'): { dev: string; bus: string } {
+  return machine === 'q35' ? { dev: 'sdb', bus: 'sata' } : { dev: 'hdd', bus: 'ide' };
 }
 
 function addCdrom(devices: XMLBuilder, target: { dev: string; bus: string }, isoPath: string | null | undefined): void {
@@ -127,6 +133,8 @@ export function buildDomainXml(spec: DomainSpec): string {
     disk.ele('target', { dev: 'vda', bus: 'virtio' });
   }
   addCdrom(devices, cdromTarget(machine), spec.isoPath);
+  // after the media drive, so cdromOf() (the first CD-ROM) stays the user's drive
+  if (spec.seedIsoPath) addCdrom(devices, seedTarget(machine), spec.seedIsoPath);
 
   const net = spec.network ?? { type: 'user' };
   const iface = devices.ele('interface', { type: net.type });

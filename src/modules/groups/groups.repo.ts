@@ -112,6 +112,11 @@ export async function isMember(db: Queryable, groupId: string, userId: string): 
   return (await queryRows(db, sql`select 1 from group_members where group_id = ${groupId} and user_id = ${userId}`)).length > 0;
 }
 
+/** Ids of the groups a user belongs to (template visibility 'group', via ctx.groupsOf). */
+export async function groupIdsOf(db: Queryable, userId: string): Promise<string[]> {
+  return (await queryRows<{ group_id: string }>(db, sql`select group_id from group_members where user_id = ${userId}`)).map((r) => r.group_id);
+}
+
 /** Existing user ids among `ids` (to report the unknown ones). */
 export async function existingUsers(db: Queryable, ids: string[]): Promise<Set<string>> {
   if (ids.length === 0) return new Set();

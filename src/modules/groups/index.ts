@@ -2,4 +2,4 @@ export { createGroupsService, enforceGroupQuota, type GroupsService, type GroupI
 export { registerGroupRoutes } from './groups.routes.js';
 export { createGroupQuotaPolicy } from './group-policy.js';
 export { GROUP_QUOTA_KEYS, type GroupLimits, type GroupUsage } from './group-quota.js';
-export { groupVmUuids, findGroup, type GroupRecord } from './groups.repo.js';
+export { groupVmUuids, findGroup, groupIdsOf, type GroupRecord } from './groups.repo.js';

@@ -66,6 +66,9 @@ export async function getUsage(db: Queryable, userId: string): Promise<QuotaUsag
       coalesce(sum(memory_mb) filter (where state in (${running})), 0)::int as running_memory_mb
     from vms where owner_id = ${userId}`);
   const usage = { ...zeroUsage(), ...r };
+  // templates a user made hold disk too (their base image), charged when they were created
+  const t = await queryOne<{ gb: number }>(db, sql`select coalesce(sum(quota_disk_gb), 0)::int as gb from vm_templates where owner_id = ${userId}`);
+  usage.disk_gb += t?.gb ?? 0;
   if (await hasSnapshotsTable(db)) {
     const s = await queryOne<{ n: number }>(db, sql`select count(*)::int as n from vm_snapshots sn join vms v on v.uuid = sn.vm_uuid where v.owner_id = ${userId}`);
     usage.snapshots = s?.n ?? 0;

@@ -4,7 +4,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AppContext } from '../../app.js';
-import type { Accel, DiskImages } from '../../hypervisor/index.js';
+import { createSeedIsos, type Accel, type DiskImages, type SeedIsos } from '../../hypervisor/index.js';
 import { runLoop } from '../../platform/loop.js';
 import { ensureLibraryDir } from '../isos/index.js';
 import { toAppError } from './vm-errors.js';
@@ -16,7 +16,7 @@ import { createStatsSampler } from './vm-stats.js';
 import { createVmStore } from './vm-store.js';
 import { registerVmRoutes } from './vms.routes.js';
 import { toVmDto } from './vms.schemas.js';
-import { createVmsService } from './vms.service.js';
+import { createVmsService, type CreateBatchOptions, type CreateVmInput } from './vms.service.js';
 import { countVmsOf, findVm, listVms } from './vms.repo.js';
 import { principalOf } from '../auth/index.js';
 import type { Principal } from '../../platform/http/principal.js';
@@ -25,9 +25,13 @@ import type { VmRecord } from './vms.repo.js';
 import { vmStateOf, type VmAction } from './vm-state.js';
 
 export { type VmPolicy, type CreateCheck, type StartCheck, type ResizeCheck, type VmSize } from './vm-policies.js';
-export { type VmRecord } from './vms.repo.js';
 export { VM_STATES, VM_ACTIONS, type VmState, type VmAction } from './vm-state.js';
 export { VmDto, toVmDto } from './vms.schemas.js';
+export { type VmRecord, type CloneMode } from './vms.repo.js';
+export { type CreateVmInput, type CreateBatchOptions, MAX_BATCH } from './vms.service.js';
+export { type TemplateSource, type CloneSource, noTemplates } from './vm-templates.js';
+export { buildSeedFiles, checkUserData, hostnameFor, type CloudInitSpec, type SeedFiles } from './cloud-init.js';
+export { diskPathFor, seedPathFor } from './vm-lifecycle.js';
 
 /** Cluster lease of the VM reconciler of the default host. */
 export const RECONCILER_LEASE = 'loop:vm-reconciler:default';
@@ -48,10 +52,16 @@ export interface VmAccess {
   action(req: FastifyRequest, principal: Principal, uuid: string, action: VmAction): Promise<VmRecord>;
   /** Deletes a VM like DELETE /api/vms/{uuid} (202: teardown runs in the background). */
   remove(req: FastifyRequest, principal: Principal, uuid: string): Promise<VmRecord>;
+  /** Runs fn holding the VM's cluster-wide operation lock, marked busy (the reconciler waits). */
+  exclusive<T>(uuid: string, fn: () => Promise<T>): Promise<T>;
+  /** VmsService.createBatch: several VMs (ISO or template clones) all-or-nothing; see docs/architecture.md. */
+  createBatch(req: FastifyRequest, actor: Principal, items: CreateVmInput[], opts?: CreateBatchOptions): Promise<VmRecord[]>;
 }
 
 export interface VmModuleOptions {
   disks: DiskImages;
+  /** default: genisoimage */
+  seeds?: SeedIsos;
   accel: Accel;
   /** graceful shutdown wait before the action reports the guest still running (default 60 s) */
   shutdownTimeoutMs?: number;
@@ -76,6 +86,7 @@ export function registerVmModule(ctx: AppContext, opts: VmModuleOptions): Fastif
       ctx,
       driver: ctx.driver,
       disks: opts.disks,
+      seeds: opts.seeds ?? createSeedIsos(),
       accel: opts.accel,
       hub: ctx.events,
       disksDir,
@@ -99,6 +110,15 @@ export function registerVmModule(ctx: AppContext, opts: VmModuleOptions): Fastif
       isBusy: (uuid) => rt.busy.has(uuid),
       action: (req, p, uuid, action) => vms.action(req, p, uuid, action),
       remove: (req, p, uuid) => vms.remove(req, p, uuid),
+      async exclusive(uuid, fn) {
+        rt.busy.add(uuid);
+        try {
+          return await rt.exclusive(uuid, fn);
+        } finally {
+          rt.busy.delete(uuid);
+        }
+      },
+      createBatch: (req, actor, items, o) => vms.createBatch(req, actor, items, o),
     };
     const sampler = createStatsSampler(ctx.driver);
     const stats = {

@@ -8,7 +8,8 @@ import { audit } from '../audit/index.js';
 import { isoPathOf } from '../isos/index.js';
 import { findIso } from '../isos/index.js';
 import { vmStateOf, type VmState } from './vm-state.js';
-import { deleteVmRow, findVm, type VmRecord } from './vms.repo.js';
+import { deleteVmRow, findVm, releaseBacking, type VmRecord } from './vms.repo.js';
+import { buildSeedFiles } from './cloud-init.js';
 import type { VmRuntime } from './vm-runtime.js';
 import type { VmStore } from './vm-store.js';
 
@@ -30,6 +31,11 @@ export function diskPathFor(disksDir: string, uuid: string): string {
   return join(disksDir, `${uuid}.qcow2`);
 }
 
+/** The VM's cloud-init seed ISO (derived from the UUID, never stored or taken from input). */
+export function seedPathFor(disksDir: string, uuid: string): string {
+  return join(disksDir, `${uuid}-cidata.iso`);
+}
+
 async function existsDomain(driver: HypervisorDriver, uuid: string): Promise<boolean> {
   try {
     await driver.getState(uuid);
@@ -41,7 +47,7 @@ async function existsDomain(driver: HypervisorDriver, uuid: string): Promise<boo
 }
 
 export function createVmLifecycle(rt: VmRuntime, store: VmStore): VmLifecycle {
-  const { ctx, driver, disks } = rt;
+  const { ctx, driver, disks, seeds } = rt;
   const db = ctx.database.db;
   const timer = (action: string) => {
     const end = ctx.metrics.vmActionDuration.startTimer({ action });
@@ -66,6 +72,18 @@ export function createVmLifecycle(rt: VmRuntime, store: VmStore): VmLifecycle {
       await driver.undefineDomain(vm.uuid);
     }
     await disks.deleteDisk(checkedDiskPath(vm));
+    await seeds.remove(seedPathFor(rt.disksDir, vm.uuid));
+  }
+
+  /** The VM's disk: empty, an overlay on its template's base (linked) or a copy of it (full). */
+  async function makeDisk(vm: VmRecord): Promise<void> {
+    const path = checkedDiskPath(vm);
+    if (!vm.cloneMode) return disks.createDisk(path, vm.diskGb);
+    const base = vm.backingTemplateId ? await ctx.templates.basePathOf(vm.backingTemplateId) : null;
+    if (!base) throw new Error('the template of this clone no longer exists');
+    if (vm.cloneMode === 'linked') return disks.createOverlay(path, base, vm.diskGb);
+    await disks.copyImage(base, path, vm.diskGb);
+    await releaseBacking(db, vm.uuid);
   }
 
   function checkedDiskPath(vm: VmRecord): string {
@@ -105,7 +123,9 @@ export function createVmLifecycle(rt: VmRuntime, store: VmStore): VmLifecycle {
       const done = timer('create');
       try {
         const iso = vm.isoId ? await findIso(db, vm.isoId) : undefined;
-        await disks.createDisk(checkedDiskPath(vm), vm.diskGb);
+        await makeDisk(vm);
+        const seedIsoPath = vm.cloudInit ? seedPathFor(rt.disksDir, vm.uuid) : null;
+        if (seedIsoPath && vm.cloudInit) await seeds.create(seedIsoPath, buildSeedFiles(vm.uuid, vm.cloudInit));
         await driver.defineDomain({
           uuid: vm.uuid,
           title: vm.name,
@@ -114,6 +134,7 @@ export function createVmLifecycle(rt: VmRuntime, store: VmStore): VmLifecycle {
           accel: rt.accel,
           diskPath: vm.diskPath,
           isoPath: iso ? isoPathOf(ctx.config.isoDir, iso) : null,
+          seedIsoPath,
           bootOrder: vm.bootOrder,
         });
       } catch (e) {
@@ -149,6 +170,7 @@ export function createVmLifecycle(rt: VmRuntime, store: VmStore): VmLifecycle {
           });
         }
         await disks.deleteDisk(checkedDiskPath(vm));
+        await seeds.remove(seedPathFor(rt.disksDir, vm.uuid));
         const last = (await findVm(db, vm.uuid)) ?? vm;
         await deleteVmRow(db, vm.uuid);
         store.publish('vm.deleted', last);

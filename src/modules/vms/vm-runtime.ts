@@ -1,7 +1,7 @@
 // What the VM module's parts share: the app context, the hypervisor and disk ports, the event
 // hub, and the bookkeeping of operations this process is running right now.
 import type { AppContext } from '../../app.js';
-import type { Accel, DiskImages, HypervisorDriver } from '../../hypervisor/index.js';
+import type { Accel, DiskImages, HypervisorDriver, SeedIsos } from '../../hypervisor/index.js';
 import type { ClusterSession } from '../../platform/db/cluster-session.js';
 import type { EventHub } from '../events/index.js';
 
@@ -9,6 +9,8 @@ export interface VmRuntime {
   ctx: AppContext;
   driver: HypervisorDriver;
   disks: DiskImages;
+  /** cloud-init NoCloud seed ISOs of VMs made from cloud-image templates */
+  seeds: SeedIsos;
   accel: Accel;
   hub: EventHub;
   /** $LIMEN_DATA_DIR/disks: the only place VM disks are created or deleted */

@@ -4,6 +4,10 @@ import { sql } from 'drizzle-orm';
 import { queryOne, queryRows, type Queryable } from '../../platform/db/query.js';
 import type { BootDevice } from '../../hypervisor/index.js';
 import type { DesiredState, VmState } from './vm-state.js';
+import type { CloudInitSpec } from './cloud-init.js';
+
+export type CloneMode = 'linked' | 'full';
+export type IpSource = 'lease' | 'agent';
 
 export interface PendingChanges {
   vcpus?: number;
@@ -26,6 +30,15 @@ export interface VmRecord {
   errorMessage: string | null;
   pendingChanges: PendingChanges;
   diskPath: string;
+  /** the template the VM was made from (null: from an ISO, or the template was deleted since) */
+  templateId: string | null;
+  /** the template whose base image the disk depends on: linked clones, and full clones while copying */
+  backingTemplateId: string | null;
+  cloneMode: CloneMode | null;
+  /** content of the cloud-init seed (null: no seed ISO) */
+  cloudInit: CloudInitSpec | null;
+  ipAddresses: string[];
+  ipSource: IpSource | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -46,6 +59,12 @@ interface Row {
   error_message: string | null;
   pending_changes: PendingChanges | string | null;
   disk_path: string;
+  template_id: string | null;
+  backing_template_id: string | null;
+  clone_mode: CloneMode | null;
+  cloud_init: CloudInitSpec | string | null;
+  ip_addresses: string[] | string | null;
+  ip_source: IpSource | null;
   created_at: Date | string;
   updated_at: Date | string;
 }
@@ -69,6 +88,12 @@ function toRecord(r: Row): VmRecord {
     errorMessage: r.error_message,
     pendingChanges: json<PendingChanges>(r.pending_changes, {}),
     diskPath: r.disk_path,
+    templateId: r.template_id ?? null,
+    backingTemplateId: r.backing_template_id ?? null,
+    cloneMode: r.clone_mode ?? null,
+    cloudInit: json<CloudInitSpec | null>(r.cloud_init ?? null, null),
+    ipAddresses: json<string[]>(r.ip_addresses ?? null, []),
+    ipSource: r.ip_source ?? null,
     createdAt: new Date(r.created_at),
     updatedAt: new Date(r.updated_at),
   };
@@ -86,17 +111,40 @@ export interface NewVm {
   host: string;
   desiredState: DesiredState;
   diskPath: string;
+  templateId?: string | null;
+  cloneMode?: CloneMode | null;
+  cloudInit?: CloudInitSpec | null;
 }
 
 export async function insertVm(db: Queryable, v: NewVm): Promise<VmRecord> {
+  const cloud = v.cloudInit ? JSON.stringify(v.cloudInit) : null;
+  // a clone depends on the template's base from the start (a full clone until its copy is done)
+  const backing = v.templateId && v.cloneMode ? v.templateId : null;
   const r = await queryOne<Row>(
     db,
-    sql`insert into vms (uuid, owner_id, name, vcpus, memory_mb, disk_gb, iso_id, boot_order, host, state, desired_state, disk_path)
+    sql`insert into vms (uuid, owner_id, name, vcpus, memory_mb, disk_gb, iso_id, boot_order, host, state, desired_state, disk_path,
+        template_id, backing_template_id, clone_mode, cloud_init)
       values (${v.uuid}, ${v.ownerId}, ${v.name}, ${v.vcpus}, ${v.memoryMb}, ${v.diskGb}, ${v.isoId}, ${JSON.stringify(v.bootOrder)}::jsonb,
-        ${v.host}, 'creating', ${v.desiredState}, ${v.diskPath})
+        ${v.host}, 'creating', ${v.desiredState}, ${v.diskPath}, ${v.templateId ?? null}, ${backing}, ${v.cloneMode ?? null}, ${cloud}::jsonb)
       returning *`,
   );
   return toRecord(r!);
+}
+
+/** A full clone's copy is complete: its disk no longer needs the template's base. */
+export async function releaseBacking(db: Queryable, uuid: string): Promise<void> {
+  await db.execute(sql`update vms set backing_template_id = null where uuid = ${uuid} and clone_mode = 'full'`);
+}
+
+/** Records the guest addresses libvirt reported; true when they changed. */
+export async function writeAddresses(db: Queryable, uuid: string, addresses: string[], source: IpSource | null): Promise<VmRecord | undefined> {
+  const r = await queryOne<Row>(
+    db,
+    sql`update vms set ip_addresses = ${JSON.stringify(addresses)}::jsonb, ip_source = ${source}, ip_checked_at = now()
+      where uuid = ${uuid} and (ip_addresses <> ${JSON.stringify(addresses)}::jsonb or ip_source is distinct from ${source})
+      returning *`,
+  );
+  return r ? toRecord(r) : undefined;
 }
 
 export async function findVm(db: Queryable, uuid: string, opts: { forUpdate?: boolean } = {}): Promise<VmRecord | undefined> {

@@ -11,6 +11,7 @@ import {
   ActionBody,
   BootOrderBody,
   BootOrderView,
+  CreateBatchBody,
   CreateVmBody,
   MediaBody,
   MediaView,
@@ -52,6 +53,27 @@ export function registerVmRoutes({ vms, settings, stats, reconciler }: VmRouteDe
       '/api/vms',
       { config: user, schema: { tags, security, summary: 'Create a VM (202: provisioning continues in the background)', body: CreateVmBody, response: { 202: VmDto } } },
       async (req, reply) => reply.code(202).send(toVmDto(await vms.create(req, principalOf(req), req.body as CreateVmInput))),
+    );
+
+    app.post(
+      '/api/vms/batch',
+      {
+        config: user,
+        schema: {
+          tags,
+          security,
+          summary: 'Create several VMs from one template, all or none (202: provisioning continues in the background)',
+          body: CreateBatchBody,
+          response: { 202: Type.Object({ items: Type.Array(VmDto), total: Type.Integer() }) },
+        },
+      },
+      async (req, reply) => {
+        const b = req.body as Omit<CreateVmInput, 'name'> & { name_prefix: string; count: number };
+        const { name_prefix: prefix, count, ...common } = b;
+        const items = Array.from({ length: count }, (_x, i) => ({ ...common, name: `${prefix}-${i + 1}` }));
+        const rows = (await vms.createBatch(req, principalOf(req), items)).map(toVmDto);
+        return reply.code(202).send({ items: rows, total: rows.length });
+      },
     );
 
     app.get(

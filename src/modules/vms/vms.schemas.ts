@@ -23,6 +23,14 @@ export const VmDto = Type.Object({
   /** accepted while running; the guest sees them after its next power cycle */
   pending_changes: Type.Object({ vcpus: Type.Optional(Type.Integer()), memory_mb: Type.Optional(Type.Integer()) }),
   allowed_actions: Type.Array(ActionT),
+  /** the template it was made from (null: from an ISO, or that template was deleted) */
+  template: Type.Union([Uuid, Type.Null()]),
+  clone_mode: Type.Union([Type.Literal('linked'), Type.Literal('full'), Type.Null()]),
+  /** a cloud-init seed (hostname, the owner's SSH keys, user-data) is attached */
+  cloud_init: Type.Boolean(),
+  /** guest addresses last reported by libvirt (DHCP lease or guest agent); [] when none known */
+  ip_addresses: Type.Array(Type.String()),
+  ip_source: Type.Union([Type.Literal('lease'), Type.Literal('agent'), Type.Null()]),
   created_at: Type.String({ format: 'date-time' }),
   updated_at: Type.String({ format: 'date-time' }),
 });
@@ -48,6 +56,11 @@ export function toVmDto(v: VmRecord) {
       ...(v.pendingChanges.memory_mb !== undefined ? { memory_mb: v.pendingChanges.memory_mb } : {}),
     },
     allowed_actions: allowedActions(v.state),
+    template: v.templateId,
+    clone_mode: v.cloneMode,
+    cloud_init: v.cloudInit !== null,
+    ip_addresses: v.ipAddresses,
+    ip_source: v.ipSource,
     created_at: v.createdAt.toISOString(),
     updated_at: v.updatedAt.toISOString(),
   };
@@ -55,14 +68,41 @@ export function toVmDto(v: VmRecord) {
 
 export const VmParams = Type.Object({ uuid: Uuid });
 
+const CloneModeT = Type.Union([Type.Literal('linked'), Type.Literal('full')]);
+const TemplateFields = {
+  /** a template id: the VM's disk is a linked clone (qcow2 overlay) or a full copy of its base */
+  template: Type.Optional(Type.Union([Type.String({ format: 'uuid' }), Type.Null()])),
+  clone_mode: Type.Optional(CloneModeT),
+  /** cloud-init templates only: your own #cloud-config, merged into the seed (max 16 KiB) */
+  user_data: Type.Optional(Type.Union([Type.String({ maxLength: 65536 }), Type.Null()])),
+};
+
 export const CreateVmBody = Type.Object(
   {
     name: Type.String({ maxLength: 1024 }),
-    vcpus: Type.Integer(),
-    memory_mb: Type.Integer(),
-    disk_gb: Type.Integer(),
+    /** required without a template; with one, default = the template's minimum */
+    vcpus: Type.Optional(Type.Integer()),
+    memory_mb: Type.Optional(Type.Integer()),
+    disk_gb: Type.Optional(Type.Integer()),
     iso: Type.Optional(Type.Union([Type.String({ format: 'uuid' }), Type.Null()])),
     start: Type.Optional(Type.Boolean()),
+    ...TemplateFields,
+  },
+  { additionalProperties: false },
+);
+
+/** Several VMs from one template in one all-or-nothing request: names <prefix>-1 … <prefix>-<count>. */
+export const CreateBatchBody = Type.Object(
+  {
+    name_prefix: Type.String({ maxLength: 48 }),
+    count: Type.Integer({ minimum: 1, maximum: 50 }),
+    vcpus: Type.Optional(Type.Integer()),
+    memory_mb: Type.Optional(Type.Integer()),
+    disk_gb: Type.Optional(Type.Integer()),
+    start: Type.Optional(Type.Boolean()),
+    template: Type.String({ format: 'uuid' }),
+    clone_mode: Type.Optional(CloneModeT),
+    user_data: TemplateFields.user_data,
   },
   { additionalProperties: false },
 );

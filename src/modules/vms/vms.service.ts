@@ -16,15 +16,40 @@ import { checkDelete, planAction, vmStateOf, type VmAction } from './vm-state.js
 import type { VmStore } from './vm-store.js';
 import { checkSize, normalizeVmName } from './vm-input.js';
 import { toAppError } from './vm-errors.js';
-import { findVm, insertVm, listVms, nameTaken, type VmRecord } from './vms.repo.js';
+import { findVm, insertVm, listVms, nameTaken, type CloneMode, type NewVm, type VmRecord } from './vms.repo.js';
+import { checkUserData, hostnameFor, type CloudInitSpec } from './cloud-init.js';
+import { listSshKeys } from '../sshkeys/index.js';
+
+/** Upper bound of one batch (a classroom); larger groups are provisioned in several batches. */
+export const MAX_BATCH = 50;
 
 export interface CreateVmInput {
   name: string;
-  vcpus: number;
-  memory_mb: number;
-  disk_gb: number;
+  /** required unless a template gives a minimum (then default = the template's minimum) */
+  vcpus?: number;
+  memory_mb?: number;
+  disk_gb?: number;
   iso?: string | null;
   start?: boolean;
+  /** create from this template (id) instead of an empty disk */
+  template?: string | null;
+  /** with a template: 'linked' (qcow2 overlay on the base, default) or 'full' (independent copy) */
+  clone_mode?: CloneMode;
+  /** with a cloud-init template: the user's own #cloud-config, merged into the seed */
+  user_data?: string | null;
+  /** who will own the VM (default: the actor). Quotas charge the owner; the name is unique per owner. */
+  owner_id?: string;
+}
+
+export interface CreateBatchOptions {
+  /**
+   * Runs inside the transaction that inserts the rows, after the policies (quotas) passed: a
+   * caller's own checks and writes (e.g. a group quota, group membership rows) commit or roll
+   * back together with the VMs.
+   */
+  inTx?: (tx: Tx, rows: VmRecord[]) => Promise<void>;
+  /** audit action name (default 'vm.create') */
+  auditAction?: string;
 }
 
 export interface VmsService {
@@ -32,6 +57,13 @@ export interface VmsService {
   list(principal: Principal): Promise<VmRecord[]>;
   listAll(): Promise<VmRecord[]>;
   create(req: FastifyRequest, principal: Principal, input: CreateVmInput): Promise<VmRecord>;
+  /**
+   * Creates several VMs all-or-nothing: one transaction validates every item, runs the policies
+   * (quotas) for each and inserts every row in `creating`; after the commit each VM is provisioned
+   * in the background (disk → seed → define → start), exactly like a single create. A refusal of
+   * any item (quota, name taken, unknown template) creates none. See docs/architecture.md.
+   */
+  createBatch(req: FastifyRequest, principal: Principal, items: CreateVmInput[], opts?: CreateBatchOptions): Promise<VmRecord[]>;
   remove(req: FastifyRequest | undefined, principal: Principal, uuid: string, opts?: { wait?: boolean }): Promise<VmRecord>;
   action(req: FastifyRequest, principal: Principal, uuid: string, action: VmAction): Promise<VmRecord>;
   /** Audits and counts a refused or failed request, then rethrows it as a contract error. */
@@ -114,52 +146,101 @@ export function createVmsService(rt: VmRuntime, store: VmStore, lifecycle: VmLif
 
   const lifecycleState = (uuid: string) => lifecycle.observedState(uuid).catch(() => null);
 
+  /** Sizes, template and cloud-init of one item, resolved inside the creating transaction. */
+  async function planItem(tx: Tx, principal: Principal, input: CreateVmInput, uuid: string): Promise<NewVm> {
+    const name = normalizeVmName(input.name);
+    const ownerId = input.owner_id ?? principal.id;
+    if (ownerId !== principal.id && principal.role !== 'admin') throw notFound('User');
+    const b = ctx.config.vmBounds;
+    const template = input.template ? await ctx.templates.forClone(tx, principal, input.template) : null;
+    if (!template && input.clone_mode) throw validationFailed('clone_mode', 'clone_mode needs a template');
+    if (template && input.iso) throw validationFailed('iso', 'a VM made from a template has no install ISO; attach one later');
+    if (!template && input.user_data) throw validationFailed('user_data', 'user_data needs a cloud-init template');
+    const size = (field: 'vcpus' | 'memory_mb' | 'disk_gb', given: number | undefined, min: number | undefined): number => {
+      if (given === undefined && min === undefined) throw validationFailed(field, `${field} is required`);
+      const v = checkSize(field, given ?? min!, b);
+      if (min !== undefined && v < min) throw validationFailed(field, `${field} must be at least ${min} for this template`);
+      return v;
+    };
+    // a clone's disk is at least the base's virtual size (quotas count the virtual size)
+    const baseGb = template ? Math.max(template.minDiskGb, Math.ceil(template.virtualSizeBytes / 1024 ** 3)) : undefined;
+    const sizes = { vcpus: size('vcpus', input.vcpus, template?.minVcpus), memoryMb: size('memory_mb', input.memory_mb, template?.minMemoryMb), diskGb: size('disk_gb', input.disk_gb, baseGb) };
+    if (input.iso && !(await findIso(tx, input.iso))) throw validationFailed('iso', 'unknown ISO id');
+    let cloudInit: CloudInitSpec | null = null;
+    if (template?.cloudInit) {
+      const keys = (await listSshKeys(tx, ownerId)).map((k) => k.publicKey);
+      cloudInit = { hostname: hostnameFor(name, uuid), ssh_authorized_keys: keys, user_data: input.user_data ? checkUserData(input.user_data) : null };
+    } else if (input.user_data) throw validationFailed('user_data', 'this template has no cloud-init');
+    return {
+      uuid,
+      ownerId,
+      name,
+      ...sizes,
+      isoId: input.iso ?? null,
+      bootOrder: input.iso ? ['cdrom', 'hd'] : ['hd', 'cdrom'],
+      host: 'default',
+      desiredState: input.start ? 'running' : 'stopped',
+      diskPath: diskPathFor(rt.disksDir, uuid),
+      templateId: template?.id ?? null,
+      cloneMode: template ? (input.clone_mode ?? 'linked') : null,
+      cloudInit,
+    };
+  }
+
+  function createBatch(req: FastifyRequest, principal: Principal, items: CreateVmInput[], opts: CreateBatchOptions = {}): Promise<VmRecord[]> {
+    return tracked(req, 'create', null, async () => {
+      if (items.length === 0) throw validationFailed('items', 'nothing to create');
+      if (items.length > MAX_BATCH) throw validationFailed('items', `at most ${MAX_BATCH} VMs per batch`);
+      requireHypervisor();
+      const uuids = items.map(() => randomUUID());
+      // Claimed before the rows exist, so no instance's reconciler can take a fresh `creating`
+      // row for the leftover of a crash between our commit and the provisioning start.
+      const claimed = await Promise.all(uuids.map((u) => ctx.cluster.tryLock(vmLockKey(u))));
+      const release = async (i: number) => {
+        if (claimed[i]) await ctx.cluster.unlock(vmLockKey(uuids[i]!));
+      };
+      const rows = await inTransaction(db, async (tx) => {
+        const out: VmRecord[] = [];
+        const names = new Set<string>();
+        for (const [i, input] of items.entries()) {
+          const planned = await planItem(tx, principal, input, uuids[i]!);
+          const key = `${planned.ownerId}/${planned.name}`;
+          if (names.has(key) || (await nameTaken(tx, planned.ownerId, planned.name))) throw conflict(items.length > 1 ? `A VM named ${planned.name} already exists for its owner` : 'You already have a VM with this name');
+          names.add(key);
+          await runPolicies(ctx.vmPolicies, 'beforeCreate', tx, { actor: principal, ownerId: planned.ownerId, host: planned.host, vcpus: planned.vcpus, memoryMb: planned.memoryMb, diskGb: planned.diskGb });
+          const row = await insertVm(tx, planned);
+          await audit(tx, req, {
+            action: opts.auditAction ?? 'vm.create',
+            targetType: 'vm',
+            targetId: row.uuid,
+            result: 'success',
+            details: { name: row.name, phase: 'accepted', vcpus: row.vcpus, memoryMb: row.memoryMb, diskGb: row.diskGb, iso: row.isoId, template: row.templateId, clone_mode: row.cloneMode, owner: row.ownerId },
+          });
+          out.push(row);
+        }
+        if (opts.inTx) await opts.inTx(tx, out);
+        return out;
+      }).catch(async (e: unknown) => {
+        await Promise.all(uuids.map((_u, i) => release(i)));
+        if (isUniqueViolation(e)) throw conflict('A VM with this name already exists for its owner');
+        throw e;
+      });
+      for (const [i, vm] of rows.entries()) {
+        store.publish('vm.created', vm);
+        rt.background(vm.uuid, () => lifecycle.provision(vm, req).finally(() => release(i)));
+      }
+      return rows;
+    });
+  }
+
   return {
     loadVmFor,
     tracked,
     list: (principal) => listVms(db, principal.role === 'admin' ? undefined : principal.id),
     listAll: () => listVms(db),
 
-    create: (req, principal, input) =>
-      tracked(req, 'create', null, async () => {
-        const name = normalizeVmName(input.name);
-        const b = ctx.config.vmBounds;
-        const size = { vcpus: checkSize('vcpus', input.vcpus, b), memoryMb: checkSize('memory_mb', input.memory_mb, b), diskGb: checkSize('disk_gb', input.disk_gb, b) };
-        requireHypervisor();
-        const uuid = randomUUID();
-        // Claimed before the row exists, so no instance's reconciler can take a fresh `creating`
-        // row for the leftover of a crash between our commit and the provisioning start.
-        const lockKey = vmLockKey(uuid);
-        const claimed = await ctx.cluster.tryLock(lockKey);
-        const release = async () => {
-          if (claimed) await ctx.cluster.unlock(lockKey);
-        };
-        const vm = await inTransaction(db, async (tx) => {
-          if (input.iso && !(await findIso(tx, input.iso))) throw validationFailed('iso', 'unknown ISO id');
-          if (await nameTaken(tx, principal.id, name)) throw conflict('You already have a VM with this name');
-          await runPolicies(ctx.vmPolicies, 'beforeCreate', tx, { actor: principal, ownerId: principal.id, host: 'default', ...size });
-          const row = await insertVm(tx, {
-            uuid,
-            ownerId: principal.id,
-            name,
-            ...size,
-            isoId: input.iso ?? null,
-            bootOrder: input.iso ? ['cdrom', 'hd'] : ['hd', 'cdrom'],
-            host: 'default',
-            desiredState: input.start ? 'running' : 'stopped',
-            diskPath: diskPathFor(rt.disksDir, uuid),
-          });
-          await audit(tx, req, { action: 'vm.create', targetType: 'vm', targetId: uuid, result: 'success', details: { name, phase: 'accepted', ...size, iso: input.iso ?? null } });
-          return row;
-        }).catch(async (e: unknown) => {
-          await release();
-          if (isUniqueViolation(e)) throw conflict('You already have a VM with this name');
-          throw e;
-        });
-        store.publish('vm.created', vm);
-        rt.background(uuid, () => lifecycle.provision(vm, req).finally(release));
-        return vm;
-      }),
+    create: async (req, principal, input) => (await createBatch(req, principal, [input]))[0]!,
+    createBatch,
 
     remove: (req, principal, uuid, opts = {}) => {
       const run = async () => {

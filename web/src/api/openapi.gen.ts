@@ -1545,6 +1545,12 @@ export interface paths {
                                     memory_mb?: number;
                                 };
                                 allowed_actions: ("start" | "shutdown" | "stop" | "reboot" | "reset" | "pause" | "resume")[];
+                                /** Format: uuid */
+                                template: string | null;
+                                clone_mode: "linked" | "full" | (never | null);
+                                cloud_init: boolean;
+                                ip_addresses: string[];
+                                ip_source: "lease" | "agent" | (never | null);
                                 /** Format: date-time */
                                 created_at: string;
                                 /** Format: date-time */
@@ -1569,12 +1575,16 @@ export interface paths {
                 content: {
                     "application/json": {
                         name: string;
-                        vcpus: number;
-                        memory_mb: number;
-                        disk_gb: number;
+                        vcpus?: number;
+                        memory_mb?: number;
+                        disk_gb?: number;
                         /** Format: uuid */
                         iso?: string | null;
                         start?: boolean;
+                        /** Format: uuid */
+                        template?: string | null;
+                        clone_mode?: "linked" | "full";
+                        user_data?: string | null;
                     };
                 };
             };
@@ -1606,10 +1616,101 @@ export interface paths {
                                 memory_mb?: number;
                             };
                             allowed_actions: ("start" | "shutdown" | "stop" | "reboot" | "reset" | "pause" | "resume")[];
+                            /** Format: uuid */
+                            template: string | null;
+                            clone_mode: "linked" | "full" | (never | null);
+                            cloud_init: boolean;
+                            ip_addresses: string[];
+                            ip_source: "lease" | "agent" | (never | null);
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
                             updated_at: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/vms/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Create several VMs from one template, all or none (202: provisioning continues in the background) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name_prefix: string;
+                        count: number;
+                        vcpus?: number;
+                        memory_mb?: number;
+                        disk_gb?: number;
+                        start?: boolean;
+                        /** Format: uuid */
+                        template: string;
+                        clone_mode?: "linked" | "full";
+                        user_data?: string | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** Format: uuid */
+                                uuid: string;
+                                name: string;
+                                state: "creating" | "stopped" | "starting" | "running" | "paused" | "stopping" | "deleting" | "error" | "missing";
+                                desired_state: string;
+                                vcpus: number;
+                                memory_mb: number;
+                                disk_gb: number;
+                                /** Format: uuid */
+                                iso: string | null;
+                                boot_order: ("cdrom" | "hd" | "network")[];
+                                /** Format: uuid */
+                                owner_id: string;
+                                host: string;
+                                error_message: string | null;
+                                pending_changes: {
+                                    vcpus?: number;
+                                    memory_mb?: number;
+                                };
+                                allowed_actions: ("start" | "shutdown" | "stop" | "reboot" | "reset" | "pause" | "resume")[];
+                                /** Format: uuid */
+                                template: string | null;
+                                clone_mode: "linked" | "full" | (never | null);
+                                cloud_init: boolean;
+                                ip_addresses: string[];
+                                ip_source: "lease" | "agent" | (never | null);
+                                /** Format: date-time */
+                                created_at: string;
+                                /** Format: date-time */
+                                updated_at: string;
+                            }[];
+                            total: number;
                         };
                     };
                 };
@@ -1667,6 +1768,12 @@ export interface paths {
                                 memory_mb?: number;
                             };
                             allowed_actions: ("start" | "shutdown" | "stop" | "reboot" | "reset" | "pause" | "resume")[];
+                            /** Format: uuid */
+                            template: string | null;
+                            clone_mode: "linked" | "full" | (never | null);
+                            cloud_init: boolean;
+                            ip_addresses: string[];
+                            ip_source: "lease" | "agent" | (never | null);
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -1717,6 +1824,12 @@ export interface paths {
                                 memory_mb?: number;
                             };
                             allowed_actions: ("start" | "shutdown" | "stop" | "reboot" | "reset" | "pause" | "resume")[];
+                            /** Format: uuid */
+                            template: string | null;
+                            clone_mode: "linked" | "full" | (never | null);
+                            cloud_init: boolean;
+                            ip_addresses: string[];
+                            ip_source: "lease" | "agent" | (never | null);
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -1777,6 +1890,12 @@ export interface paths {
                                     memory_mb?: number;
                                 };
                                 allowed_actions: ("start" | "shutdown" | "stop" | "reboot" | "reset" | "pause" | "resume")[];
+                                /** Format: uuid */
+                                template: string | null;
+                                clone_mode: "linked" | "full" | (never | null);
+                                cloud_init: boolean;
+                                ip_addresses: string[];
+                                ip_source: "lease" | "agent" | (never | null);
                                 /** Format: date-time */
                                 created_at: string;
                                 /** Format: date-time */
@@ -1844,6 +1963,12 @@ export interface paths {
                                 memory_mb?: number;
                             };
                             allowed_actions: ("start" | "shutdown" | "stop" | "reboot" | "reset" | "pause" | "resume")[];
+                            /** Format: uuid */
+                            template: string | null;
+                            clone_mode: "linked" | "full" | (never | null);
+                            cloud_init: boolean;
+                            ip_addresses: string[];
+                            ip_source: "lease" | "agent" | (never | null);
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -2116,6 +2241,12 @@ export interface paths {
                                     memory_mb?: number;
                                 };
                                 allowed_actions: ("start" | "shutdown" | "stop" | "reboot" | "reset" | "pause" | "resume")[];
+                                /** Format: uuid */
+                                template: string | null;
+                                clone_mode: "linked" | "full" | (never | null);
+                                cloud_init: boolean;
+                                ip_addresses: string[];
+                                ip_source: "lease" | "agent" | (never | null);
                                 /** Format: date-time */
                                 created_at: string;
                                 /** Format: date-time */
@@ -2135,6 +2266,452 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/ssh-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your SSH public keys */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                                public_key: string;
+                                fingerprint: string;
+                                /** Format: date-time */
+                                created_at: string;
+                            }[];
+                            total: number;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Add an SSH public key (OpenSSH format: "<type> <base64> [comment]") */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        public_key: string;
+                        name?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            public_key: string;
+                            fingerprint: string;
+                            /** Format: date-time */
+                            created_at: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/ssh-keys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove one of your SSH keys (VMs made earlier keep theirs) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Templates you may use (admins: all) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                                description: string;
+                                /** Format: uuid */
+                                owner_id: string | null;
+                                visibility: "private" | "everyone" | "group";
+                                /** Format: uuid */
+                                group_id: string | null;
+                                source: "vm" | "cloud_image";
+                                cloud_init: boolean;
+                                min_vcpus: number;
+                                min_memory_mb: number;
+                                min_disk_gb: number;
+                                virtual_size_bytes: number;
+                                size_bytes: number;
+                                state: "creating" | "ready";
+                                /** Format: date-time */
+                                created_at: string;
+                                /** Format: date-time */
+                                updated_at: string;
+                            }[];
+                            total: number;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Make a template from one of your stopped VMs (202: the disk is copied in the background; the VM stays) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        vm: string;
+                        name: string;
+                        description?: string;
+                        visibility?: "private" | "everyone" | "group";
+                        /** Format: uuid */
+                        group_id?: string | null;
+                        min_vcpus?: number;
+                        min_memory_mb?: number;
+                        min_disk_gb?: number;
+                        cloud_init?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            description: string;
+                            /** Format: uuid */
+                            owner_id: string | null;
+                            visibility: "private" | "everyone" | "group";
+                            /** Format: uuid */
+                            group_id: string | null;
+                            source: "vm" | "cloud_image";
+                            cloud_init: boolean;
+                            min_vcpus: number;
+                            min_memory_mb: number;
+                            min_disk_gb: number;
+                            virtual_size_bytes: number;
+                            size_bytes: number;
+                            state: "creating" | "ready";
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/templates/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One template, with how many VMs were cloned from it */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            description: string;
+                            /** Format: uuid */
+                            owner_id: string | null;
+                            visibility: "private" | "everyone" | "group";
+                            /** Format: uuid */
+                            group_id: string | null;
+                            source: "vm" | "cloud_image";
+                            cloud_init: boolean;
+                            min_vcpus: number;
+                            min_memory_mb: number;
+                            min_disk_gb: number;
+                            virtual_size_bytes: number;
+                            size_bytes: number;
+                            state: "creating" | "ready";
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                            clones: {
+                                linked: number;
+                                full: number;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete a template and its base image (409 while linked clones exist) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Change name, description, visibility or minimum sizes (owner or admin) */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name?: string;
+                        description?: string;
+                        visibility?: "private" | "everyone" | "group";
+                        /** Format: uuid */
+                        group_id?: string | null;
+                        min_vcpus?: number;
+                        min_memory_mb?: number;
+                        min_disk_gb?: number;
+                        cloud_init?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            description: string;
+                            /** Format: uuid */
+                            owner_id: string | null;
+                            visibility: "private" | "everyone" | "group";
+                            /** Format: uuid */
+                            group_id: string | null;
+                            source: "vm" | "cloud_image";
+                            cloud_init: boolean;
+                            min_vcpus: number;
+                            min_memory_mb: number;
+                            min_disk_gb: number;
+                            virtual_size_bytes: number;
+                            size_bytes: number;
+                            state: "creating" | "ready";
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/templates/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Import a qcow2 cloud image as a template (raw body, application/octet-stream; details in the query string) */
+        post: {
+            parameters: {
+                query: {
+                    name: string;
+                    description?: string;
+                    visibility?: "private" | "everyone" | "group";
+                    group_id?: string;
+                    min_vcpus?: string;
+                    min_memory_mb?: string;
+                    min_disk_gb?: string;
+                    cloud_init?: "true" | "false";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            description: string;
+                            /** Format: uuid */
+                            owner_id: string | null;
+                            visibility: "private" | "everyone" | "group";
+                            /** Format: uuid */
+                            group_id: string | null;
+                            source: "vm" | "cloud_image";
+                            cloud_init: boolean;
+                            min_vcpus: number;
+                            min_memory_mb: number;
+                            min_disk_gb: number;
+                            virtual_size_bytes: number;
+                            size_bytes: number;
+                            state: "creating" | "ready";
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
