@@ -3598,6 +3598,12 @@ export interface paths {
                                     memory_mb?: number;
                                 };
                                 allowed_actions: ("start" | "shutdown" | "stop" | "reboot" | "reset" | "pause" | "resume")[];
+                                /** Format: uuid */
+                                template: string | null;
+                                clone_mode: "linked" | "full" | (never | null);
+                                cloud_init: boolean;
+                                ip_addresses: string[];
+                                ip_source: "lease" | "agent" | (never | null);
                                 /** Format: date-time */
                                 created_at: string;
                                 /** Format: date-time */
