@@ -8,7 +8,7 @@ mkdir -p "$LIMEN_STATE"
 log() { printf '[limen] %s\n' "$*" >&2; }
 
 # Debian packages the full product and its test suite use (RECIPES.md).
-LIMEN_APT_PACKAGES=(libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
+LIMEN_APT_PACKAGES=(libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 genisoimage
   qemu-utils libvirt-dev pkg-config prometheus prometheus-alertmanager postgresql chromium nginx
   grub-rescue-pc g++ make python3)
 
