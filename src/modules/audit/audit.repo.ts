@@ -63,7 +63,7 @@ function where(f: AuditFilter): SQL {
 export async function listAudit(db: Queryable, f: AuditFilter): Promise<{ items: AuditRow[]; total: number }> {
   const w = where(f);
   const items = await queryRows<AuditRow>(db, sql`select id::text as id, at, actor_id, actor_username, action, target_type,
-    target_id, result, details, request_id, ip from audit_log where ${w} order by id desc limit ${f.limit} offset ${f.offset}`);
+    target_id, result, details, request_id, ip from audit_log where ${w} order by audit_log.id desc limit ${f.limit} offset ${f.offset}`);
   const total = await queryOne<{ n: number }>(db, sql`select count(*)::int as n from audit_log where ${w}`);
   return { items, total: total?.n ?? 0 };
 }
