@@ -126,6 +126,23 @@ for (const engine of DB_ENGINES) {
       assertErrorBody(r, 401, 'UNAUTHORIZED');
     });
 
+    test('logout everywhere ends every session of the user, and only theirs', async () => {
+      const u = await newUser(t.app);
+      const other = await newUser(t.app);
+      const second = await login(t.app, u.username); // another browser
+      assert.equal(second.statusCode, 200, second.body);
+      const secondAuth = { authorization: `Bearer ${second.json().access_token}` };
+      assertErrorBody(await t.app.inject({ method: 'POST', url: '/api/auth/logout-all' }), 401, 'UNAUTHORIZED');
+      const out = await t.app.inject({ method: 'POST', url: '/api/auth/logout-all', headers: u.auth });
+      assert.equal(out.statusCode, 204);
+      for (const auth of [u.auth, secondAuth]) assertErrorBody(await t.app.inject({ method: 'GET', url: '/api/auth/me', headers: auth }), 401, 'UNAUTHORIZED');
+      const refresh = await t.app.inject({ method: 'POST', url: '/api/auth/refresh', cookies: { limen_refresh: parseSetCookies(second.headers['set-cookie']).limen_refresh! }, headers: { 'x-csrf-token': second.json().csrf_token } });
+      assertErrorBody(refresh, 401, 'UNAUTHORIZED');
+      assert.equal((await t.app.inject({ method: 'GET', url: '/api/auth/me', headers: other.auth })).statusCode, 200, 'another user stays signed in');
+      const again = await login(t.app, u.username);
+      assert.equal(again.statusCode, 200, 'signing in again works');
+    });
+
     test('logout with the cookie and CSRF header works too', async () => {
       const u = await newUser(t.app);
       const out = await t.app.inject({ method: 'POST', url: '/api/auth/logout', cookies: { limen_refresh: u.cookies.limen_refresh! }, headers: { 'x-csrf-token': u.csrf } });

@@ -13,6 +13,7 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   'POST /api/auth/login': 'public',
   'POST /api/auth/refresh': 'public',
   'POST /api/auth/logout': 'public',
+  'POST /api/auth/logout-all': 'user',
   'GET /api/auth/me': 'user',
 
   'GET /api/admin/users': 'admin',

@@ -113,6 +113,19 @@ export function registerAuthRoutes(ctx: AppContext, auth: AuthService): FastifyP
       },
     );
 
+    app.post(
+      '/api/auth/logout-all',
+      {
+        config: { auth: 'user' },
+        schema: { tags, summary: 'Log out everywhere (revokes every session of the calling user)', security: [{ bearer: [] }], response: { 204: Type.Null() } },
+      },
+      async (req, reply) => {
+        await auth.logoutEverywhere(req, principalOf(req).id);
+        clearSessionCookies(reply);
+        return reply.code(204).send();
+      },
+    );
+
     app.get(
       '/api/auth/me',
       { config: { auth: 'user' }, schema: { tags, summary: 'The logged-in user', security: [{ bearer: [] }], response: { 200: Me } } },

@@ -168,6 +168,14 @@ export function createAuthService(ctx: AppContext) {
       });
     },
 
+    /** "Log out everywhere": every session of the user (each browser, each device) ends now. */
+    async logoutEverywhere(req: FastifyRequest, userId: string): Promise<void> {
+      await inTransaction(db, async (tx) => {
+        await repo.revokeAllForUser(tx, userId, 'logout_all');
+        await audit(tx, req, { action: 'auth.logout_all', targetType: 'user', targetId: userId, result: 'success' });
+      });
+    },
+
     /**
      * Family id behind a refresh token, for the CSRF check. Revoked tokens still name their family
      * so that a replayed (rotated-away) token reaches refresh() and triggers reuse detection.

@@ -101,3 +101,13 @@ export async function logout(): Promise<void> {
     clearSession();
   }
 }
+
+/**
+ * "Log out everywhere": the server ends every session of this user (other browsers and devices
+ * get 401 on their next request and land on the login page), then this tab forgets its own.
+ */
+export async function logoutEverywhere(): Promise<void> {
+  const res = await fetch('/api/auth/logout-all', { method: 'POST', credentials: 'same-origin', headers: state.token ? { Authorization: `Bearer ${state.token}` } : {} });
+  if (!res.ok && res.status !== 401) throw await errorFromResponse(res);
+  clearSession();
+}

@@ -12,6 +12,7 @@ interface AuthApi {
   user: SessionUser | null;
   login: (username: string, password: string) => Promise<SessionUser>;
   logout: () => Promise<void>;
+  logoutEverywhere: () => Promise<void>;
 }
 
 const AuthContext = createContext<AuthApi | null>(null);
@@ -37,7 +38,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     return unsubscribe;
   }, []);
 
-  const value: AuthApi = { status, user, login: session.login, logout: session.logout };
+  const value: AuthApi = { status, user, login: session.login, logout: session.logout, logoutEverywhere: session.logoutEverywhere };
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }
 

@@ -1,8 +1,10 @@
 // The frame around every signed-in page: top bar (brand, live indicator, user menu with logout),
 // primary nav, and the admin nav for admins only.
+import { useState } from 'react';
 import { NavLink, Outlet, useNavigate } from 'react-router-dom';
 import { useAuth } from '../auth/AuthContext';
 import { useLiveStatus } from '../api/events';
+import { InlineError } from './AsyncStates';
 
 const LIVE_TEXT = { live: 'Live', connecting: 'Connecting…', offline: 'Reconnecting…' } as const;
 
@@ -17,9 +19,14 @@ function LiveIndicator() {
 }
 
 function UserMenu() {
-  const { user, logout } = useAuth();
+  const { user, logout, logoutEverywhere } = useAuth();
   const navigate = useNavigate();
+  const [error, setError] = useState<unknown>(undefined);
   if (!user) return null;
+  const leave = (how: () => Promise<void>) => () => {
+    setError(undefined);
+    how().then(() => navigate('/login', { replace: true }), setError);
+  };
   return (
     <details className="user-menu">
       <summary aria-label={`Account menu for ${user.username}`}>
@@ -30,13 +37,13 @@ function UserMenu() {
         {user.role === 'admin' && <span className="badge badge-role">admin</span>}
       </summary>
       <div className="user-menu-panel">
-        <button
-          type="button"
-          className="btn btn-block"
-          onClick={() => void logout().then(() => navigate('/login', { replace: true }))}
-        >
+        <button type="button" className="btn btn-block" onClick={leave(logout)}>
           Log out
         </button>
+        <button type="button" className="btn btn-block" onClick={leave(logoutEverywhere)} title="Ends your sessions in every browser and on every device">
+          Log out everywhere
+        </button>
+        <InlineError error={error} />
       </div>
     </details>
   );
