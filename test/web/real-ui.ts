@@ -2,14 +2,21 @@
 // test/consoles/console-browser.test.ts): the skip/fail rule, the server, metrics, canvas reads,
 // step timings, and screenshots kept as artefacts.
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { chromiumSkipReason } from './browser.js';
 import { startLimen, type LimenProcess } from './limen-process.js';
 
 export const GRUB_ISO = '/usr/lib/grub-rescue/grub-rescue-cdrom.iso';
-export const ARTIFACTS = process.env.LIMEN_TEST_ARTIFACTS ?? join(tmpdir(), 'limen-ui-artifacts');
+/**
+ * Where the browser tests keep screenshots: `.state/test/artifacts/ui/` in the checkout (npm test
+ * empties .state/test at its start, so the folder holds the last run), or LIMEN_TEST_ARTIFACTS.
+ */
+export const ARTIFACTS = process.env.LIMEN_TEST_ARTIFACTS ?? join(import.meta.dirname, '..', '..', '.state', 'test', 'artifacts', 'ui');
+/** One screenshot per page of the UI (docs/ui.md lists them): `pages/<page>.png`. */
+export const PAGE_SHOTS = join(ARTIFACTS, 'pages');
+/** The webhook bearer token of the LIMEN the browser tests start (they post Alertmanager payloads). */
+export const WEBHOOK_TOKEN = 'ui-e2e-webhook-token-0123456789abcdef';
 const LIBVIRT_URI = process.env.LIMEN_TEST_LIBVIRT_URI;
 
 /** Why the real tests cannot run here; under LIMEN_TEST_REAL=1 a missing piece throws instead (never a silent skip). */
@@ -23,8 +30,8 @@ export function realSkipReason(): string | undefined {
 
 /** A LIMEN on real libvirt with TCG guests (nested KVM is slower than TCG on these machines). */
 export async function startRealLimen(): Promise<LimenProcess> {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  return startLimen({ env: { LIBVIRT_URI: LIBVIRT_URI ?? '', LIMEN_VM_ACCEL: 'tcg', LOG_LEVEL: 'warn' }, timeoutMs: 180_000 }); // a loaded shared machine can take minutes to start a server
+  mkdirSync(PAGE_SHOTS, { recursive: true });
+  return startLimen({ env: { LIBVIRT_URI: LIBVIRT_URI ?? '', LIMEN_VM_ACCEL: 'tcg', LOG_LEVEL: 'warn', LIMEN_ALERT_WEBHOOK_TOKEN: WEBHOOK_TOKEN }, timeoutMs: 180_000 }); // a loaded shared machine can take minutes to start a server
 }
 
 /** Poll `fn` until it returns a truthy value (no fixed sleeps); the last value or error is in the failure message. */
@@ -69,6 +76,16 @@ export class Steps {
 /** Screenshot into the artefact dir and return its path. */
 export async function shot(page: Page, name: string): Promise<string> {
   const path = join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}
+
+/** The screenshot of one UI page (`pages/<name>.png`, the file docs/ui.md names), once the page has settled. */
+export async function pageShot(page: Page, name: string): Promise<string> {
+  mkdirSync(PAGE_SHOTS, { recursive: true });
+  // A page still fetching shows its loading state; wait until no "Loading…" text is left.
+  await page.locator('text=/^Loading/').first().waitFor({ state: 'detached', timeout: 30_000 }).catch(() => undefined);
+  const path = join(PAGE_SHOTS, `${name}.png`);
   await page.screenshot({ path, fullPage: true });
   return path;
 }

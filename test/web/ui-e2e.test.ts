@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { recordConsole, withBrowser, type ConsoleLog } from './browser.js';
 import type { LimenProcess } from './limen-process.js';
-import { ARTIFACTS, GRUB_ISO, Steps, metric, realSkipReason, sampleCanvas, shot, startRealLimen, until } from './real-ui.js';
+import { ARTIFACTS, GRUB_ISO, Steps, WEBHOOK_TOKEN, metric, pageShot, realSkipReason, sampleCanvas, shot, startRealLimen, until } from './real-ui.js';
 
 const skip = realSkipReason();
 const USER = 'e2e-alice';
@@ -33,10 +33,11 @@ async function signIn(page: Page, username: string, password: string, next = '/'
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
 
-async function adminApi<T>(path: string, method = 'GET'): Promise<T> {
+async function adminApi<T>(path: string, method = 'GET', body?: object): Promise<T> {
   const login = await fetch(`${limen.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: limen.adminPassword }) });
   const { access_token } = (await login.json()) as { access_token: string };
-  const res = await fetch(`${limen.url}${path}`, { method, headers: { authorization: `Bearer ${access_token}` } });
+  const headers: Record<string, string> = { authorization: `Bearer ${access_token}`, ...(body ? { 'content-type': 'application/json' } : {}) };
+  const res = await fetch(`${limen.url}${path}`, { method, headers, body: body ? JSON.stringify(body) : undefined });
   return (res.status === 204 ? undefined : await res.json()) as T;
 }
 
@@ -65,7 +66,7 @@ test('register → approve → create VM → start live → console → snapshot
         await admin.getByRole('button', { name: 'Upload' }).click();
         await admin.getByText('grub-rescue-cdrom.iso uploaded.').waitFor(LONG);
         await admin.locator('table').getByText('grub-rescue-cdrom.iso').waitFor();
-        shots.push(await shot(admin, 'e2e-admin-isos'));
+        shots.push(await pageShot(admin, 'admin-isos'));
         steps.mark('admin signs in, uploads the ISO');
 
         // 2. A person registers and is told to wait for approval.
@@ -75,13 +76,13 @@ test('register → approve → create VM → start live → console → snapshot
         await user.getByLabel('Repeat password').fill(PASSWORD);
         await user.getByRole('button', { name: 'Create account' }).click();
         await user.waitForURL(/\/awaiting-approval/);
-        shots.push(await shot(user, 'e2e-awaiting-approval'));
+        shots.push(await pageShot(user, 'awaiting-approval'));
 
         // 3. The admin approves the pending account.
         await admin.goto(`${limen.url}/admin/users?status=pending`);
         const row = admin.locator(`tr[data-user="${USER}"]`);
         await row.waitFor();
-        shots.push(await shot(admin, 'e2e-admin-users-pending'));
+        shots.push(await pageShot(admin, 'admin-users'));
         await row.getByRole('button', { name: 'Approve' }).click();
         await row.waitFor({ state: 'detached' }); // no longer pending
         steps.mark('register, approve');
@@ -91,7 +92,7 @@ test('register → approve → create VM → start live → console → snapshot
         await user.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
         await user.getByText('You have no virtual machines yet').waitFor();
         await user.locator('[data-quota="vms"]').waitFor();
-        shots.push(await shot(user, 'e2e-dashboard-empty'));
+        shots.push(await pageShot(user, 'dashboard-empty'));
         await user.getByRole('button', { name: 'New virtual machine' }).first().click();
         const dialog = user.getByRole('dialog', { name: 'New virtual machine' });
         await dialog.getByLabel('Name').fill('e2e-vm');
@@ -99,7 +100,7 @@ test('register → approve → create VM → start live → console → snapshot
         await dialog.getByLabel('Memory', { exact: true }).selectOption('96');
         await dialog.getByLabel('Disk', { exact: true }).selectOption('1');
         assert.equal(await dialog.getByLabel('Installer ISO').locator('option:checked').innerText(), 'grub-rescue-cdrom.iso');
-        shots.push(await shot(user, 'e2e-create-dialog'));
+        shots.push(await pageShot(user, 'create-vm-dialog'));
         await dialog.getByRole('button', { name: 'Create' }).click();
         await user.getByRole('heading', { level: 1, name: 'e2e-vm' }).waitFor();
         const uuid = /\/vms\/([0-9a-f-]{36})/.exec(user.url())?.[1];
@@ -114,7 +115,7 @@ test('register → approve → create VM → start live → console → snapshot
         await user.locator('.vm-state-line [data-state="running"]').waitFor(LONG);
         assert.equal(await user.evaluate(() => (window as unknown as { e2eMarker?: number }).e2eMarker), 1, 'no reload happened');
         await user.locator('[data-stat="cpu"]').waitFor(LONG); // stats of a running VM
-        shots.push(await shot(user, 'e2e-vm-running'));
+        shots.push(await pageShot(user, 'vm-overview'));
         steps.mark('start, running live');
 
         // 6. The console tab shows the guest's screen; one console session is open while it does.
@@ -125,8 +126,12 @@ test('register → approve → create VM → start live → console → snapshot
           return s && s.nonBlack > 500 ? s : null;
         }, 90_000);
         assert.ok(screen.width >= 320, `canvas ${screen.width}x${screen.height}`);
-        shots.push(await shot(user, 'e2e-console-tab'));
+        shots.push(await pageShot(user, 'vm-console'));
         assert.equal(await metric(limen.url, 'console_active_sessions'), 1);
+        // The admin sees that session in the console sessions list.
+        await admin.goto(`${limen.url}/admin/console-sessions`);
+        await admin.locator('table').getByText(USER).waitFor();
+        shots.push(await pageShot(admin, 'admin-console-sessions'));
         steps.mark('console tab shows the guest');
 
         // 7. Snapshot (leaving the console tab ends its session).
@@ -135,8 +140,21 @@ test('register → approve → create VM → start live → console → snapshot
         await user.getByLabel('Snapshot name').fill('before-poweroff');
         await user.getByRole('button', { name: 'Take snapshot' }).click();
         await user.locator('tr[data-snapshot="before-poweroff"][data-state="ready"]').waitFor(LONG);
-        shots.push(await shot(user, 'e2e-snapshots'));
+        shots.push(await pageShot(user, 'vm-snapshots'));
         steps.mark('snapshot');
+
+        // The other tabs: media & boot order, the VM's own audit rows; the dashboard card follows the VM.
+        await user.getByRole('tab', { name: 'Media & boot' }).click();
+        await user.getByRole('heading', { level: 2, name: 'Boot order' }).waitFor();
+        shots.push(await pageShot(user, 'vm-media'));
+        await user.getByRole('tab', { name: 'Activity' }).click();
+        await user.locator('#panel-activity table').getByText('vm.start', { exact: true }).first().waitFor();
+        shots.push(await pageShot(user, 'vm-activity'));
+        await user.getByRole('link', { name: 'Dashboard', exact: true }).click();
+        await user.locator(`.vm-card[data-vm="${uuid}"] [data-state="running"]`).waitFor(LONG);
+        shots.push(await pageShot(user, 'dashboard'));
+        await user.getByRole('link', { name: 'Manage e2e-vm' }).click();
+        steps.mark('media, activity, dashboard');
 
         // 8. Power off (asks first), then delete; the dashboard is empty and nothing is left.
         await user.getByRole('button', { name: 'Power off' }).click();
@@ -169,3 +187,162 @@ test('register → approve → create VM → start live → console → snapshot
     });
   });
 });
+
+/** Run `body` with one signed-in page per person; a failure keeps a screenshot of each page and prints the browser console logs. */
+async function withPeople(names: string[], label: string, body: (pages: Page[]) => Promise<void>, allowedError?: RegExp): Promise<void> {
+  const open = async (i: number, pages: Page[], logs: ConsoleLog[]): Promise<void> => {
+    if (i === names.length) {
+      try {
+        await body(pages);
+        for (const [j, log] of logs.entries()) {
+          const errors = log.errors.filter((e) => !allowedError?.test(e));
+          assert.deepEqual(errors, [], `${names[j]} console errors:\n${errors.join('\n')}`);
+        }
+      } catch (e) {
+        for (const [j, p] of pages.entries()) console.error(`screenshot: ${await shot(p, `${label}-FAILED-${names[j]}`).catch(() => 'none')}\nbrowser console (${names[j]}):\n${logs[j]?.all.join('\n')}`);
+        console.error(`server output:\n${limen.output().slice(-4000)}`);
+        throw e;
+      }
+      return;
+    }
+    await withBrowser(async (ctx) => {
+      const page = await ctx.newPage();
+      await open(i + 1, [...pages, page], [...logs, recordConsole(page)]);
+    });
+  };
+  await open(0, [], []);
+}
+
+test('an admin lowers a quota and the user\'s create dialog reflects it', { skip, timeout: 240_000 }, async () => {
+  const username = 'e2e-bob';
+  const created = await adminApi<{ id: string }>('/api/admin/users', 'POST', { username, password: PASSWORD, role: 'user' });
+  assert.ok(created.id, JSON.stringify(created));
+  await withPeople(['admin', 'user'], 'quota', async ([admin, user]) => {
+    const optionDisabled = (key: string, value: number) => user!.locator(`#vm-${key} option[value="${value}"]`).isDisabled();
+    const openDialog = async () => {
+      await user!.getByRole('button', { name: 'New virtual machine' }).first().click();
+      await user!.locator('#vm-vcpus').waitFor();
+    };
+
+    // Before: the defaults (8 vCPUs, 16 GiB) allow 4 vCPUs and 4 GiB.
+    await signIn(user!, username, PASSWORD);
+    await user!.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
+    await openDialog();
+    assert.equal(await optionDisabled('vcpus', 4), false);
+    assert.equal(await optionDisabled('memory_mb', 4096), false);
+    assert.equal(await user!.locator('#vm-vcpus-left').innerText(), '8 left');
+    await user!.getByRole('button', { name: 'Cancel' }).click();
+
+    // The admin finds the user with the filter and lowers vCPUs to 2 and memory to 512 MiB.
+    await signIn(admin!, 'admin', limen.adminPassword, `/admin/users?username=${username}`);
+    const row = admin!.locator(`tr[data-user="${username}"]`);
+    await row.waitFor();
+    await row.getByRole('button', { name: 'Quota' }).click();
+    const dialog = admin!.getByRole('dialog', { name: `Quota of ${username}` });
+    await dialog.getByLabel('vCPUs', { exact: true }).fill('2');
+    await dialog.getByLabel('Memory', { exact: true }).fill('512');
+    await dialog.getByRole('button', { name: 'Save (2 changed)' }).click();
+    await dialog.getByText('Saved.').waitFor();
+    await pageShot(admin!, 'admin-user-quota');
+
+    // The user's dialog (no reload: it asks for the quota each time it opens) now holds only what fits.
+    await openDialog();
+    assert.equal(await optionDisabled('vcpus', 2), false);
+    assert.equal(await optionDisabled('vcpus', 3), true, '3 vCPUs exceed the new limit of 2');
+    assert.equal(await optionDisabled('memory_mb', 512), false);
+    assert.equal(await optionDisabled('memory_mb', 1024), true, '1 GiB exceeds 512 MiB');
+    assert.equal(await user!.locator('#vm-vcpus-left').innerText(), '2 left');
+    assert.equal(await user!.locator('#vm-memory_mb-left').innerText(), '512 MiB left');
+    assert.equal(await user!.locator('#vm-memory_mb').inputValue(), '512', 'the default size falls back to what fits');
+    await user!.getByLabel('Name').fill('fits');
+    assert.equal(await user!.getByRole('button', { name: 'Create', exact: true }).isDisabled(), false);
+    await pageShot(user!, 'create-vm-dialog-lowered-quota');
+    await user!.getByRole('button', { name: 'Cancel' }).click();
+
+    // A VM limit of 0: the dialog says so and cannot create.
+    await dialog.getByLabel('Virtual machines', { exact: true }).fill('0');
+    await dialog.getByRole('button', { name: 'Save (1 changed)' }).click();
+    // Saved: nothing differs from the stored limits any more.
+    await dialog.getByRole('button', { name: 'Save', exact: true }).and(admin!.locator(':disabled')).waitFor();
+    await openDialog();
+    await user!.getByText('You have used all 0 of your virtual machines').waitFor();
+    await user!.getByLabel('Name').fill('refused');
+    assert.equal(await user!.getByRole('button', { name: 'Create', exact: true }).isDisabled(), true);
+  });
+});
+
+test('every other page, one screenshot each; alerts and backups update live', { skip, timeout: 300_000 }, async () => {
+  // Until the multi-host API is on main the hosts page gets a 404 (and says "not available yet").
+  const hostsApi = (await fetch(`${limen.url}/api/admin/hosts`)).status !== 404;
+  await withPeople(['visitor', 'admin'], 'pages', async ([visitor, admin]) => {
+    // Signed out: login and register.
+    await visitor!.goto(`${limen.url}/`);
+    await visitor!.getByRole('heading', { level: 1, name: 'Sign in to LIMEN' }).waitFor();
+    await pageShot(visitor!, 'login');
+    await visitor!.getByRole('link', { name: 'Register' }).click();
+    await visitor!.getByLabel('Username').fill('someone');
+    await visitor!.getByLabel('Password', { exact: true }).fill('someone');
+    await pageShot(visitor!, 'register');
+
+    await signIn(admin!, 'admin', limen.adminPassword, '/status');
+    await admin!.getByRole('heading', { level: 1, name: 'Status' }).waitFor();
+    await admin!.locator('.quota-value').first().waitFor();
+    await pageShot(admin!, 'status');
+    for (const [path, heading, name] of [
+      ['/admin/quota-defaults', 'Quota defaults', 'admin-quota-defaults'],
+      ['/admin/audit', 'Audit log', 'admin-audit'],
+      ['/admin/hosts', 'Hosts', 'admin-hosts'],
+    ] as const) {
+      await admin!.getByRole('link', { name: heading, exact: true }).click();
+      await admin!.waitForURL(`**${path}`);
+      await admin!.getByRole('heading', { level: 1, name: heading }).waitFor();
+      await pageShot(admin!, name);
+    }
+
+    // Alerts: a delivery from Alertmanager appears, then resolves, without a reload.
+    await admin!.getByRole('link', { name: 'Alerts', exact: true }).click();
+    await admin!.getByRole('heading', { level: 1, name: 'Alerts' }).waitFor();
+    await admin!.locator('[data-live="live"]').waitFor();
+    await admin!.evaluate(() => ((window as unknown as { e2eMarker: number }).e2eMarker = 2));
+    const alert = { status: 'firing', labels: { alertname: 'HighHostCPUUsage', severity: 'warning', instance: 'limen' }, annotations: { summary: 'Host CPU above 90 % for 10 minutes' }, startsAt: new Date().toISOString(), endsAt: '0001-01-01T00:00:00Z', generatorURL: 'http://prometheus/graph', fingerprint: 'e2e0000000000001' };
+    await webhook([alert]);
+    await admin!.locator('tr[data-alert="HighHostCPUUsage"][data-status="firing"]').waitFor();
+    await pageShot(admin!, 'admin-alerts');
+    await webhook([{ ...alert, status: 'resolved', endsAt: new Date().toISOString() }]);
+    await admin!.locator('tr[data-alert="HighHostCPUUsage"][data-status="resolved"]').waitFor();
+    assert.equal(await admin!.evaluate(() => (window as unknown as { e2eMarker?: number }).e2eMarker), 2, 'no reload happened');
+
+    // Backups: run one; its row turns completed by itself.
+    await admin!.getByRole('link', { name: 'Backups', exact: true }).click();
+    await admin!.getByRole('heading', { level: 1, name: 'Backups' }).waitFor();
+    await admin!.getByRole('button', { name: 'Run backup now' }).click();
+    await admin!.locator('.badge-backup-completed').first().waitFor({ timeout: 180_000 });
+    await pageShot(admin!, 'admin-backups');
+
+    // "Log out everywhere" in another browser ends this one's session too: its next request
+    // leads to the login page, which remembers where the admin was and returns there.
+    await signIn(visitor!, 'admin', limen.adminPassword);
+    await visitor!.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
+    await visitor!.getByLabel('Account menu for admin').click();
+    await visitor!.getByRole('button', { name: 'Log out everywhere' }).click();
+    await visitor!.waitForURL(/\/login/);
+    await admin!.getByRole('link', { name: 'Alerts', exact: true }).click();
+    await admin!.waitForURL(/\/login\?next=%2Fadmin%2F(alerts|backups)/);
+    const remembered = decodeURIComponent(/next=([^&]+)/.exec(admin!.url())![1]!);
+    await admin!.getByText('Your session ended').waitFor();
+    await admin!.getByLabel('Username').fill('admin');
+    await admin!.getByLabel('Password').fill(limen.adminPassword);
+    await admin!.getByRole('button', { name: 'Sign in' }).click();
+    await admin!.waitForURL(`**${remembered}`);
+  }, hostsApi ? /401 \(Unauthorized\)/ : /(401 \(Unauthorized\)|404 \(Not Found\))/);
+});
+
+async function webhook(alerts: object[]): Promise<void> {
+  const status = alerts.some((a) => (a as { status: string }).status === 'firing') ? 'firing' : 'resolved';
+  const res = await fetch(`${limen.url}/api/alerts/webhook`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${WEBHOOK_TOKEN}` },
+    body: JSON.stringify({ version: '4', groupKey: '{}:{}', truncatedAlerts: 0, status, receiver: 'limen-warning', groupLabels: {}, commonLabels: {}, commonAnnotations: {}, externalURL: 'http://alertmanager', alerts }),
+  });
+  assert.equal(res.status, 200, await res.text());
+}

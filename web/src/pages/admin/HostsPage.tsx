@@ -53,6 +53,8 @@ async function loadHosts(): Promise<Host[] | null> {
 
 export function HostsPage() {
   const list = useAsync(loadHosts, []);
+  // Hooks before any early return: React needs the same hooks on every render.
+  const [confirm, setConfirm] = useState<{ kind: 'drain' | 'remove'; host: Host } | null>(null);
   if (list.data === null) {
     return (
       <section className="page">
@@ -63,7 +65,6 @@ export function HostsPage() {
       </section>
     );
   }
-  const [confirm, setConfirm] = useState<{ kind: 'drain' | 'remove'; host: Host } | null>(null);
   return (
     <section className="page">
       <h1>Hosts</h1>
