@@ -10,6 +10,8 @@ import { AppLayout } from './components/AppLayout';
 import { AlertsPage } from './pages/admin/AlertsPage';
 import { AuditLogPage } from './pages/admin/AuditLogPage';
 import { BackupsPage } from './pages/admin/BackupsPage';
+import { GroupPage } from './pages/admin/GroupPage';
+import { GroupsPage } from './pages/admin/GroupsPage';
 import { ConsoleSessionsPage } from './pages/admin/ConsoleSessionsPage';
 import { HostsPage } from './pages/admin/HostsPage';
 import { IsoLibraryPage } from './pages/admin/IsoLibraryPage';
@@ -29,8 +31,7 @@ function SessionExpiryRedirect() {
   useEffect(() => {
     // A session that cannot be refreshed sends the person to login, remembering where they were.
     setSessionExpiredHandler(() => {
-      const path = loginPathFor(window.location);
-      navigate(path + (path.includes('?') ? '&' : '?') + 'expired=1', { replace: true });
+      navigate(loginPathFor(window.location, true), { replace: true });
     });
   }, [navigate]);
   return null;
@@ -73,6 +74,8 @@ export function App() {
           <Route path="admin/alerts" element={admin(<AlertsPage />)} />
           <Route path="admin/hosts" element={admin(<HostsPage />)} />
           <Route path="admin/backups" element={admin(<BackupsPage />)} />
+          <Route path="admin/groups" element={admin(<GroupsPage />)} />
+          <Route path="admin/groups/:id" element={admin(<GroupPage />)} />
           <Route path="*" element={<NotFoundPage />} />
         </Route>
       </Routes>

@@ -4,7 +4,7 @@ import { api } from './client';
 import type {
   AdminUser, AdminVmList, Alert, AuditEntry, AuditQuery, Backup, BootDevice, BootOrder, ConsoleSession, ConsoleTicket, Health, Host,
   Iso, List, Quota, QuotaDefaults, QuotaPatch, Role, Snapshot, UserFilter, UserQuota, UserQuotaPatch, Vm, VmAction, VmCreate, VmMedia,
-  VmPatch, VmPatchResult, VmStats,
+  VmPatch, VmPatchResult, VmStats, Group, GroupDetail, GroupCreate, GroupQuotaPatch, GroupBulkAction, GroupBulkResult, MyGroup,
 } from './types';
 
 const enc = encodeURIComponent;
@@ -80,4 +80,18 @@ export const admin = {
   removeHost: (id: string) => api.del(`/api/admin/hosts/${enc(id)}`),
   backups: () => api.get<List<Backup>>('/api/admin/backups'),
   startBackup: (withIsos = false) => api.post<Backup>('/api/admin/backups', { with_isos: withIsos }),
+};
+
+export const groups = {
+  list: () => api.get<List<Group>>('/api/admin/groups'),
+  get: (id: string) => api.get<GroupDetail>(`/api/admin/groups/${enc(id)}`),
+  create: (body: GroupCreate) => api.post<GroupDetail>('/api/admin/groups', body),
+  update: (id: string, body: { name?: string; description?: string }) => api.patch<GroupDetail>(`/api/admin/groups/${enc(id)}`, body),
+  remove: (id: string) => api.del(`/api/admin/groups/${enc(id)}`),
+  addMembers: (id: string, userIds: string[]) => api.post<List<GroupDetail['members'][number]>>(`/api/admin/groups/${enc(id)}/members`, { user_ids: userIds }),
+  removeMember: (id: string, userId: string) => api.del(`/api/admin/groups/${enc(id)}/members/${enc(userId)}`),
+  setQuota: (id: string, patch: GroupQuotaPatch) => api.put<GroupDetail>(`/api/admin/groups/${enc(id)}/quota`, patch),
+  vms: (id: string) => api.get<List<Vm>>(`/api/admin/groups/${enc(id)}/vms`),
+  bulk: (id: string, action: GroupBulkAction, snapshotName?: string) => api.post<GroupBulkResult>(`/api/admin/groups/${enc(id)}/actions`, { action, ...(snapshotName ? { snapshot_name: snapshotName } : {}) }),
+  mine: () => api.get<List<MyGroup>>('/api/me/groups'),
 };

@@ -71,3 +71,11 @@ export interface Host {
   vms?: number;
   draining?: boolean;
 }
+
+export type Group = ItemOf<ResponseOf<'/api/admin/groups', 'get'>>;
+export type GroupDetail = ResponseOf<'/api/admin/groups/{id}', 'get'>;
+export type GroupCreate = BodyOf<'/api/admin/groups', 'post'>;
+export type GroupQuotaPatch = BodyOf<'/api/admin/groups/{id}/quota', 'put'>;
+export type GroupBulkAction = BodyOf<'/api/admin/groups/{id}/actions', 'post'>['action'];
+export type GroupBulkResult = ResponseOf<'/api/admin/groups/{id}/actions', 'post'>;
+export type MyGroup = ItemOf<ResponseOf<'/api/me/groups', 'get'>>;

@@ -51,6 +51,7 @@ function UserMenu() {
 
 const ADMIN_LINKS: [string, string][] = [
   ['/admin/users', 'Users'],
+  ['/admin/groups', 'Groups'],
   ['/admin/quota-defaults', 'Quota defaults'],
   ['/admin/isos', 'ISO library'],
   ['/admin/console-sessions', 'Console sessions'],

@@ -7,20 +7,21 @@ import { InlineError } from './AsyncStates';
 
 const UNIT: Partial<Record<QuotaKey, string>> = { memory_mb: 'MiB', running_memory_mb: 'MiB', disk_gb: 'GB' };
 
-interface Props { limits: QuotaLimits; usage?: QuotaUsage; onSave: (patch: Partial<QuotaLimits>) => Promise<unknown>; idPrefix: string }
+/** `keys`: the limits this editor shows (a group has only vms, vcpus, memory and disk). */
+interface Props { limits: Partial<QuotaLimits>; usage?: Partial<QuotaUsage>; onSave: (patch: Partial<QuotaLimits>) => Promise<unknown>; idPrefix: string; keys?: readonly QuotaKey[] }
 
-export function QuotaEditor({ limits, usage, onSave, idPrefix }: Props) {
-  const [draft, setDraft] = useState<Record<QuotaKey, string>>(() => Object.fromEntries(QUOTA_KEYS.map((k) => [k, limits[k] === null ? '' : String(limits[k])])) as Record<QuotaKey, string>);
+export function QuotaEditor({ limits, usage, onSave, idPrefix, keys = QUOTA_KEYS }: Props) {
+  const [draft, setDraft] = useState<Record<QuotaKey, string>>(() => Object.fromEntries(keys.map((k) => [k, limits[k] == null ? '' : String(limits[k])])) as Record<QuotaKey, string>);
   const [pending, setPending] = useState(false);
   const [error, setError] = useState<unknown>(undefined);
   const [saved, setSaved] = useState(false);
 
-  const value = (k: QuotaKey): number | null => (draft[k].trim() === '' ? null : Number(draft[k]));
-  const invalid = QUOTA_KEYS.filter((k) => {
+  const value = (k: QuotaKey): number | null => ((draft[k] ?? '').trim() === '' ? null : Number(draft[k]));
+  const invalid = keys.filter((k) => {
     const v = value(k);
     return v !== null && (!Number.isInteger(v) || v < 0);
   });
-  const changed = QUOTA_KEYS.filter((k) => value(k) !== limits[k]);
+  const changed = keys.filter((k) => value(k) !== (limits[k] ?? null));
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -44,9 +45,9 @@ export function QuotaEditor({ limits, usage, onSave, idPrefix }: Props) {
           <tr><th scope="col">Resource</th><th scope="col">Limit (empty = unlimited)</th>{usage && <th scope="col">In use</th>}</tr>
         </thead>
         <tbody>
-          {QUOTA_KEYS.map((k) => {
+          {keys.map((k) => {
             const v = value(k);
-            const below = usage && v !== null && usage[k] > v;
+            const below = usage && v !== null && (usage[k] ?? 0) > v;
             return (
               <tr key={k}>
                 <th scope="row"><label htmlFor={`${idPrefix}-${k}`}>{QUOTA_LABELS[k]}</label></th>
@@ -55,7 +56,7 @@ export function QuotaEditor({ limits, usage, onSave, idPrefix }: Props) {
                   {UNIT[k] && <span className="unit"> {UNIT[k]}</span>}
                   {below && <p className="hint hint-warn">Below current use: blocks new allocations, running machines are not touched.</p>}
                 </td>
-                {usage && <td>{formatQuantity(k, usage[k])}</td>}
+                {usage && <td>{formatQuantity(k, usage[k] ?? 0)}</td>}
               </tr>
             );
           })}
