@@ -19,7 +19,7 @@ before(async () => {
   if (skip) return;
   assert.ok(existsSync(join(ROOT, 'web', 'dist', 'index.html')), 'web/dist/index.html is missing: run `npm run build` first');
   mkdirSync(ARTIFACTS, { recursive: true });
-  limen = await startLimen();
+  limen = await startLimen({ timeoutMs: 180_000 }); // a loaded shared machine can take minutes to start a server
 });
 
 after(async () => {

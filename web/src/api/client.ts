@@ -47,7 +47,7 @@ export async function request<T>(method: Method, path: string, opts: { body?: un
     // The access token may just have expired: refresh once and retry; a second 401 ends the session.
     if (await refreshSession()) res = await send(method, url, opts.body);
     if (res.status === 401) {
-      clearSession();
+      clearSession(true);
       onSessionExpired();
     }
   }

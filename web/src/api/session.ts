@@ -10,6 +10,8 @@ export interface SessionState { token: string | null; user: SessionUser | null }
 let state: SessionState = { token: null, user: null };
 let refreshTimer: ReturnType<typeof setTimeout> | undefined;
 let inflightRefresh: Promise<boolean> | null = null;
+/** The server ended the last live session (see clearSession). */
+let lost = false;
 const listeners = new Set<(s: SessionState) => void>();
 
 export function getSession(): SessionState {
@@ -45,12 +47,24 @@ export function acceptToken(t: TokenResponse): void {
   // Refresh a little early so an in-flight request never carries an expired token; at least 5 s.
   const inMs = Math.max(5, t.expires_in - 30) * 1000;
   refreshTimer = setTimeout(() => void refreshSession(), inMs);
+  lost = false;
   setState({ token: t.access_token, user: t.user });
 }
 
-export function clearSession(): void {
+/**
+ * Forget the session. `ended` = the server ended it while someone was signed in (expired, revoked,
+ * logged out elsewhere), not a deliberate logout here: the login page then says so.
+ */
+export function clearSession(ended = false): void {
   clearTimeout(refreshTimer);
+  // Only a clear that ends a live session decides; clearing again afterwards keeps the answer.
+  if (state.user !== null) lost = ended;
   setState({ token: null, user: null });
+}
+
+/** True when the last sign-out was the server ending a live session (see clearSession). */
+export function sessionWasLost(): boolean {
+  return lost;
 }
 
 /**
@@ -63,7 +77,7 @@ export function refreshSession(): Promise<boolean> {
     try {
       const res = await fetch('/api/auth/refresh', { method: 'POST', credentials: 'same-origin', headers: csrfHeaders() });
       if (!res.ok) {
-        clearSession();
+        clearSession(true);
         return false;
       }
       acceptToken((await res.json()) as TokenResponse);

@@ -2,12 +2,18 @@
 // `?next=`, so logging in (or an expired session) returns them to where they were.
 import type { ReactNode } from 'react';
 import { Navigate, useLocation } from 'react-router-dom';
+import { sessionWasLost } from '../api/session';
 import { useAuth } from './AuthContext';
 import { LoadingState } from '../components/AsyncStates';
 
-export function loginPathFor(location: { pathname: string; search: string }): string {
+export function loginPathFor(location: { pathname: string; search: string }, expired = sessionWasLost()): string {
   const next = location.pathname + location.search;
-  return next === '/' || next.startsWith('/login') ? '/login' : `/login?next=${encodeURIComponent(next)}`;
+  const q = new URLSearchParams();
+  if (next !== '/' && !next.startsWith('/login')) q.set('next', next);
+  // The server ended a live session (expired, revoked, logged out everywhere): say so on the login page.
+  if (expired) q.set('expired', '1');
+  const query = q.toString();
+  return query ? `/login?${query}` : '/login';
 }
 
 export function RequireAuth({ children }: { children: ReactNode }) {
