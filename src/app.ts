@@ -38,6 +38,7 @@ import { registerAlertRoutes } from './modules/alerts/index.js';
 import { createGroupQuotaPolicy, createGroupsService, groupIdsOf, registerGroupRoutes } from './modules/groups/index.js';
 import { registerTemplateModule } from './modules/templates/index.js';
 import { registerSshKeyRoutes } from './modules/sshkeys/index.js';
+import { registerScheduleModule, type ScheduleModuleOptions } from './modules/schedules/index.js';
 import './platform/http/principal.js';
 
 export interface AppDeps {
@@ -64,6 +65,8 @@ export interface AppDeps {
   now?: () => Date;
   /** LISTEN/NOTIFY + advisory locks shared with other instances; default: opened on `database`. */
   cluster?: ClusterSession;
+  /** Snapshot scheduler tuning: period (default 30 s) and its own clock (tests move it; tokens keep real time). */
+  snapshotScheduler?: ScheduleModuleOptions;
   /** Slow-client bounds (tests shorten them); default DEFAULT_SLOW_REQUEST_LIMITS. */
   slowRequestLimits?: Partial<SlowRequestLimits>;
 }
@@ -206,6 +209,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(registerSnapshotRoutes(snapshots));
   const groups = createGroupsService(ctx);
   await app.register(registerGroupRoutes(ctx, groups, snapshots));
+  await app.register(registerScheduleModule(ctx, snapshots, deps.snapshotScheduler));
   await app.register(
     registerConsoleRoutes(
       ctx,

@@ -90,6 +90,15 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   'GET /api/admin/groups/:id/vms': 'admin',
   'POST /api/admin/groups/:id/actions': 'admin',
 
+  'GET /api/vms/:uuid/snapshot-schedules': 'user',
+  'POST /api/vms/:uuid/snapshot-schedules': 'user',
+  'GET /api/admin/groups/:id/snapshot-schedules': 'admin',
+  'POST /api/admin/groups/:id/snapshot-schedules': 'admin',
+  'GET /api/snapshot-schedules/:id': 'user',
+  'PATCH /api/snapshot-schedules/:id': 'user',
+  'DELETE /api/snapshot-schedules/:id': 'user',
+  'POST /api/snapshot-schedules/:id/run': 'user',
+
   'POST /api/alerts/webhook': 'webhook',
   'GET /api/alerts': 'admin',
 };

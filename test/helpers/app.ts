@@ -69,6 +69,8 @@ export interface TestAppOptions {
    * pool, like a second process); left in place at close, its owner drops it.
    */
   shareDatabase?: TestDatabase;
+  /** Snapshot scheduler period and clock (default: 30 s, the real clock). */
+  snapshotScheduler?: AppDeps['snapshotScheduler'];
   /** Called before app.ready(): add test-only routes here. */
   beforeReady?: (app: App) => void | Promise<void>;
 }
@@ -101,6 +103,7 @@ export async function buildTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     hostSampleMs: opts.hostSampleMs,
     logStream: logs,
     consoleVmAccess: opts.consoleVmAccess,
+    snapshotScheduler: opts.snapshotScheduler,
   });
   await opts.beforeReady?.(app);
   await app.ready();

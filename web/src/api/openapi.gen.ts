@@ -3720,6 +3720,420 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/vms/{uuid}/snapshot-schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Snapshot schedules of a VM */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    uuid: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** Format: uuid */
+                                id: string;
+                                /** Format: uuid */
+                                vm_uuid: string | null;
+                                /** Format: uuid */
+                                group_id: string | null;
+                                cron: string;
+                                retention: number;
+                                enabled: boolean;
+                                /** Format: date-time */
+                                next_run_at: string;
+                                /** Format: date-time */
+                                last_run_at: string | null;
+                                last_result: "success" | "partial" | "failure" | (never | null);
+                                last_error: string | null;
+                                /** Format: date-time */
+                                created_at: string;
+                                /** Format: date-time */
+                                updated_at: string;
+                            }[];
+                            total: number;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Snapshot a VM on a cron schedule, keeping the newest `retention` scheduled snapshots */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    uuid: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description 5 fields, UTC: minute hour day-of-month month day-of-week */
+                        cron: string;
+                        /** @description newest snapshots this schedule keeps per VM */
+                        retention: number;
+                        enabled?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: uuid */
+                            vm_uuid: string | null;
+                            /** Format: uuid */
+                            group_id: string | null;
+                            cron: string;
+                            retention: number;
+                            enabled: boolean;
+                            /** Format: date-time */
+                            next_run_at: string;
+                            /** Format: date-time */
+                            last_run_at: string | null;
+                            last_result: "success" | "partial" | "failure" | (never | null);
+                            last_error: string | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/groups/{id}/snapshot-schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Snapshot schedules of a group */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** Format: uuid */
+                                id: string;
+                                /** Format: uuid */
+                                vm_uuid: string | null;
+                                /** Format: uuid */
+                                group_id: string | null;
+                                cron: string;
+                                retention: number;
+                                enabled: boolean;
+                                /** Format: date-time */
+                                next_run_at: string;
+                                /** Format: date-time */
+                                last_run_at: string | null;
+                                last_result: "success" | "partial" | "failure" | (never | null);
+                                last_error: string | null;
+                                /** Format: date-time */
+                                created_at: string;
+                                /** Format: date-time */
+                                updated_at: string;
+                            }[];
+                            total: number;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Snapshot every VM of a group on a cron schedule (retention per VM) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description 5 fields, UTC: minute hour day-of-month month day-of-week */
+                        cron: string;
+                        /** @description newest snapshots this schedule keeps per VM */
+                        retention: number;
+                        enabled?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: uuid */
+                            vm_uuid: string | null;
+                            /** Format: uuid */
+                            group_id: string | null;
+                            cron: string;
+                            retention: number;
+                            enabled: boolean;
+                            /** Format: date-time */
+                            next_run_at: string;
+                            /** Format: date-time */
+                            last_run_at: string | null;
+                            last_result: "success" | "partial" | "failure" | (never | null);
+                            last_error: string | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/snapshot-schedules/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A snapshot schedule with its last run */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: uuid */
+                            vm_uuid: string | null;
+                            /** Format: uuid */
+                            group_id: string | null;
+                            cron: string;
+                            retention: number;
+                            enabled: boolean;
+                            /** Format: date-time */
+                            next_run_at: string;
+                            /** Format: date-time */
+                            last_run_at: string | null;
+                            last_result: "success" | "partial" | "failure" | (never | null);
+                            last_error: string | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete a snapshot schedule (the snapshots it took stay) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Change or pause a snapshot schedule */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description 5 fields, UTC: minute hour day-of-month month day-of-week */
+                        cron?: string;
+                        /** @description newest snapshots this schedule keeps per VM */
+                        retention?: number;
+                        enabled?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: uuid */
+                            vm_uuid: string | null;
+                            /** Format: uuid */
+                            group_id: string | null;
+                            cron: string;
+                            retention: number;
+                            enabled: boolean;
+                            /** Format: date-time */
+                            next_run_at: string;
+                            /** Format: date-time */
+                            last_run_at: string | null;
+                            last_result: "success" | "partial" | "failure" | (never | null);
+                            last_error: string | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/snapshot-schedules/{id}/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Run a schedule now (its timing is unchanged); the outcome shows in last_run_at / last_result */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: uuid */
+                            vm_uuid: string | null;
+                            /** Format: uuid */
+                            group_id: string | null;
+                            cron: string;
+                            retention: number;
+                            enabled: boolean;
+                            /** Format: date-time */
+                            next_run_at: string;
+                            /** Format: date-time */
+                            last_run_at: string | null;
+                            last_result: "success" | "partial" | "failure" | (never | null);
+                            last_error: string | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/vms/{uuid}/console": {
         parameters: {
             query?: never;
