@@ -35,7 +35,7 @@ import { registerAuditRoutes } from './modules/audit/index.js';
 import { registerUserAdminRoutes } from './modules/users/index.js';
 import { registerBackupRoutes } from './modules/backups/index.js';
 import { registerAlertRoutes } from './modules/alerts/index.js';
-import { createGroupQuotaPolicy, createGroupsService, groupIdsOf, registerGroupRoutes } from './modules/groups/index.js';
+import { createGroupProvisioner, createGroupQuotaPolicy, createGroupsService, groupIdsOf, registerGroupRoutes } from './modules/groups/index.js';
 import { registerTemplateModule } from './modules/templates/index.js';
 import { registerSshKeyRoutes } from './modules/sshkeys/index.js';
 import { registerScheduleModule, type ScheduleModuleOptions } from './modules/schedules/index.js';
@@ -208,7 +208,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const snapshots = createSnapshotsService(ctx, { driver: ctx.driver, ...ctx.vmAccess }, quotas);
   await app.register(registerSnapshotRoutes(snapshots));
   const groups = createGroupsService(ctx);
-  await app.register(registerGroupRoutes(ctx, groups, snapshots));
+  await app.register(registerGroupRoutes(ctx, groups, snapshots, createGroupProvisioner(ctx, quotas)));
   await app.register(registerScheduleModule(ctx, snapshots, deps.snapshotScheduler));
   await app.register(
     registerConsoleRoutes(

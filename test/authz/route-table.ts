@@ -89,6 +89,9 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   'PUT /api/admin/groups/:id/quota': 'admin',
   'GET /api/admin/groups/:id/vms': 'admin',
   'POST /api/admin/groups/:id/actions': 'admin',
+  'POST /api/admin/groups/:id/provision': 'admin',
+  'GET /api/admin/groups/:id/provisions': 'admin',
+  'GET /api/admin/group-provisions/:id': 'admin',
 
   'GET /api/vms/:uuid/snapshot-schedules': 'user',
   'POST /api/vms/:uuid/snapshot-schedules': 'user',

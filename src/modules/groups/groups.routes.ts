@@ -3,12 +3,15 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { principalOf } from '../auth/index.js';
+import { notFound } from '../../platform/http/app-error.js';
 import type { SnapshotsService } from '../snapshots/index.js';
 import { toVmDto, VmDto } from '../vms/index.js';
 import { BULK_ACTIONS, runBulkAction, type BulkAction } from './group-bulk.js';
 import { GROUP_QUOTA_KEYS, type GroupLimits } from './group-quota.js';
 import type { GroupRecord, MemberRecord } from './groups.repo.js';
 import type { GroupsService } from './groups.service.js';
+import { toProvisionDto, type GroupProvisioner, type ProvisionInput } from './group-provision.js';
+import { listProvisionIds } from './provisions.repo.js';
 import type { AppContext } from '../../app.js';
 
 const Uuid = Type.String({ format: 'uuid' });
@@ -59,13 +62,48 @@ export const toGroupDto = (g: GroupRecord) => ({
 });
 const toMemberDto = (m: MemberRecord) => ({ user_id: m.userId, username: m.username, status: m.status, added_at: m.addedAt.toISOString() });
 
+const ProvisionItemT = Type.Object({
+  user_id: Uuid,
+  username: Type.String(),
+  vm_uuid: Type.Union([Uuid, Type.Null()]),
+  vm_name: Type.String(),
+  state: Type.Union([Type.Literal('pending'), Type.Literal('succeeded'), Type.Literal('failed')]),
+  error: Type.Union([Type.String(), Type.Null()]),
+});
+export const Provision = Type.Object({
+  id: Uuid,
+  group_id: Uuid,
+  template_id: Type.Union([Uuid, Type.Null()]),
+  name_prefix: Type.String(),
+  state: Type.Union([Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('partial'), Type.Literal('failed')]),
+  total: Type.Integer(),
+  succeeded: Type.Integer(),
+  failed: Type.Integer(),
+  pending: Type.Integer(),
+  created_at: Type.String({ format: 'date-time' }),
+  finished_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  items: Type.Array(ProvisionItemT),
+});
+const ProvisionBody = Type.Object(
+  {
+    template: Uuid,
+    name_prefix: Type.Optional(Type.String({ minLength: 1, maxLength: 32 })),
+    clone_mode: Type.Optional(Type.Union([Type.Literal('linked'), Type.Literal('full')])),
+    start: Type.Optional(Type.Boolean()),
+    vcpus: Type.Optional(Type.Integer()),
+    memory_mb: Type.Optional(Type.Integer()),
+    disk_gb: Type.Optional(Type.Integer()),
+  },
+  { additionalProperties: false },
+);
+
 const IdParams = Type.Object({ id: Uuid });
 const list = <T extends Parameters<typeof Type.Array>[0]>(item: T) => Type.Object({ items: Type.Array(item), total: Type.Integer() });
 const NameT = Type.String({ minLength: 1, maxLength: 256 });
 const DescriptionT = Type.String({ maxLength: 1000 });
 const UserIds = Type.Array(Uuid, { maxItems: 500 });
 
-export function registerGroupRoutes(ctx: AppContext, groups: GroupsService, snapshots: SnapshotsService): FastifyPluginAsync {
+export function registerGroupRoutes(ctx: AppContext, groups: GroupsService, snapshots: SnapshotsService, provisioner: GroupProvisioner): FastifyPluginAsync {
   const detail = async (g: GroupRecord) => ({ ...toGroupDto(g), usage: await groups.usage(g.id), members: (await groups.members(g.id)).map(toMemberDto) });
 
   return async (app) => {
@@ -187,6 +225,50 @@ export function registerGroupRoutes(ctx: AppContext, groups: GroupsService, snap
         const items = await runBulkAction(ctx, snapshots, req, principal, group, await groups.vms(id, principal), body.action, { snapshotName: body.snapshot_name });
         const failed = items.filter((i) => i.result === 'failed').length;
         return { action: body.action, items, total: items.length, accepted: items.length - failed, failed };
+      },
+    );
+
+    app.post(
+      '/api/admin/groups/:id/provision',
+      {
+        config: { auth: 'admin' },
+        schema: {
+          tags,
+          security,
+          summary: 'Create one VM per active member from a template, all-or-nothing on quotas (group and each member); progress as group.provision.progress events',
+          params: IdParams,
+          body: ProvisionBody,
+          response: { 202: Provision },
+        },
+      },
+      async (req, reply) => {
+        const p = await provisioner.provision(req, principalOf(req), (req.params as { id: string }).id, req.body as ProvisionInput);
+        return reply.code(202).send(toProvisionDto(p));
+      },
+    );
+
+    app.get(
+      '/api/admin/groups/:id/provisions',
+      { config: { auth: 'admin' }, schema: { tags, security, summary: 'Recent provisions of the group (newest first)', params: IdParams, response: { 200: list(Provision) } } },
+      async (req) => {
+        const id = (req.params as { id: string }).id;
+        await groups.load(id);
+        const items = [];
+        for (const pid of await listProvisionIds(ctx.database.db, id)) {
+          const p = await provisioner.refresh(pid);
+          if (p) items.push(toProvisionDto(p));
+        }
+        return { items, total: items.length };
+      },
+    );
+
+    app.get(
+      '/api/admin/group-provisions/:id',
+      { config: { auth: 'admin' }, schema: { tags, security, summary: 'One provision: per-member state and errors', params: IdParams, response: { 200: Provision } } },
+      async (req) => {
+        const p = await provisioner.refresh((req.params as { id: string }).id);
+        if (!p) throw notFound('Provision');
+        return toProvisionDto(p);
       },
     );
   };

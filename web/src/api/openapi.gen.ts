@@ -3720,6 +3720,217 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/groups/{id}/provision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Create one VM per active member from a template, all-or-nothing on quotas (group and each member); progress as group.provision.progress events */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        template: string;
+                        name_prefix?: string;
+                        clone_mode?: "linked" | "full";
+                        start?: boolean;
+                        vcpus?: number;
+                        memory_mb?: number;
+                        disk_gb?: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: uuid */
+                            group_id: string;
+                            /** Format: uuid */
+                            template_id: string | null;
+                            name_prefix: string;
+                            state: "running" | "succeeded" | "partial" | "failed";
+                            total: number;
+                            succeeded: number;
+                            failed: number;
+                            pending: number;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            finished_at: string | null;
+                            items: {
+                                /** Format: uuid */
+                                user_id: string;
+                                username: string;
+                                /** Format: uuid */
+                                vm_uuid: string | null;
+                                vm_name: string;
+                                state: "pending" | "succeeded" | "failed";
+                                error: string | null;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/groups/{id}/provisions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Recent provisions of the group (newest first) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** Format: uuid */
+                                id: string;
+                                /** Format: uuid */
+                                group_id: string;
+                                /** Format: uuid */
+                                template_id: string | null;
+                                name_prefix: string;
+                                state: "running" | "succeeded" | "partial" | "failed";
+                                total: number;
+                                succeeded: number;
+                                failed: number;
+                                pending: number;
+                                /** Format: date-time */
+                                created_at: string;
+                                /** Format: date-time */
+                                finished_at: string | null;
+                                items: {
+                                    /** Format: uuid */
+                                    user_id: string;
+                                    username: string;
+                                    /** Format: uuid */
+                                    vm_uuid: string | null;
+                                    vm_name: string;
+                                    state: "pending" | "succeeded" | "failed";
+                                    error: string | null;
+                                }[];
+                            }[];
+                            total: number;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/group-provisions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One provision: per-member state and errors */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: uuid */
+                            group_id: string;
+                            /** Format: uuid */
+                            template_id: string | null;
+                            name_prefix: string;
+                            state: "running" | "succeeded" | "partial" | "failed";
+                            total: number;
+                            succeeded: number;
+                            failed: number;
+                            pending: number;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            finished_at: string | null;
+                            items: {
+                                /** Format: uuid */
+                                user_id: string;
+                                username: string;
+                                /** Format: uuid */
+                                vm_uuid: string | null;
+                                vm_name: string;
+                                state: "pending" | "succeeded" | "failed";
+                                error: string | null;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/vms/{uuid}/snapshot-schedules": {
         parameters: {
             query?: never;
