@@ -107,6 +107,14 @@ export interface GuestInfo {
   interfaces: { name: string; mac: string | null; addresses: string[] }[];
 }
 
+/** Guest addresses and where libvirt learned them. */
+export interface GuestAddresses {
+  /** 'lease': the libvirt network's DHCP lease; 'agent': the QEMU guest agent in the guest */
+  source: 'lease' | 'agent';
+  /** IPv4/IPv6 addresses without prefix length, loopback and link-local excluded */
+  addresses: string[];
+}
+
 export interface HostCapacity {
   cpus: number;
   memoryMb: number;
@@ -201,6 +209,12 @@ export interface HypervisorDriver {
   domainStats(uuid: string): Promise<DomainStats>;
   /** null when the guest runs no QEMU guest agent (or the domain is not running). */
   guestInfo(uuid: string): Promise<GuestInfo | null>;
+  /**
+   * `virsh domifaddr`: DHCP leases of libvirt networks first, then the guest agent. null when the
+   * domain is not running or neither source knows an address (e.g. user-mode networking and no
+   * agent, like the GRUB test guest, which has no network stack at all).
+   */
+  guestAddresses(uuid: string): Promise<GuestAddresses | null>;
   capacity(): Promise<HostCapacity>;
 
   /** Lifecycle events (pushed by libvirt, completed by a state poll). Returns unsubscribe. */

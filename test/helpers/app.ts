@@ -71,6 +71,8 @@ export interface TestAppOptions {
   shareDatabase?: TestDatabase;
   /** Snapshot scheduler period and clock (default: 30 s, the real clock). */
   snapshotScheduler?: AppDeps['snapshotScheduler'];
+  /** Slow-client bounds (a test on a heavily loaded machine may need a longer body timeout). */
+  slowRequestLimits?: AppDeps['slowRequestLimits'];
   /** Called before app.ready(): add test-only routes here. */
   beforeReady?: (app: App) => void | Promise<void>;
 }
@@ -104,6 +106,7 @@ export async function buildTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     logStream: logs,
     consoleVmAccess: opts.consoleVmAccess,
     snapshotScheduler: opts.snapshotScheduler,
+    slowRequestLimits: opts.slowRequestLimits,
   });
   await opts.beforeReady?.(app);
   await app.ready();

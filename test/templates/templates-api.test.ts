@@ -35,7 +35,7 @@ describe('templates API (test driver, real qemu-img and genisoimage)', { timeout
 
   before(async () => {
     scratch = mkdtempSync(join(tmpdir(), 'templates-api-'));
-    t = await buildTestApp({ vmOptions: { shutdownTimeoutMs: 2_000, reconcileEveryMs: 500 } });
+    t = await buildTestApp({ vmOptions: { shutdownTimeoutMs: 2_000, reconcileEveryMs: 500, addressesEveryMs: 300 } });
     [alice, bob, admin] = await Promise.all([newUser(t.app), newUser(t.app), newAdmin(t.app)]);
     await unlimitedQuota(t.app, admin, alice.id);
     await unlimitedQuota(t.app, admin, bob.id);
@@ -267,6 +267,24 @@ describe('templates API (test driver, real qemu-img and genisoimage)', { timeout
     const after = (await api(alice, 'GET', `/api/vms/${fullVm.uuid}`)).json<VmJson>();
     assert.equal(after.template, null);
     assert.equal(after.clone_mode, 'full');
+  });
+
+  test('guest addresses: a running VM shows what libvirt reports (test driver: a DHCP lease), a stopped one none', async () => {
+    const vm = (await api(alice, 'POST', '/api/vms', { name: 'addressed', ...small, start: true })).json<VmJson>();
+    assert.deepEqual(vm.ip_addresses, []);
+    const seen = await waitFor('an address on the VM', async () => {
+      const v = (await api(alice, 'GET', `/api/vms/${vm.uuid}`)).json<VmJson>();
+      return (v.ip_addresses as string[]).length > 0 ? v : undefined;
+    }, 30_000);
+    assert.deepEqual(seen.ip_addresses, ['192.168.122.3']);
+    assert.equal(seen.ip_source, 'lease');
+    assert.equal((await api(alice, 'POST', `/api/vms/${vm.uuid}/action`, { action: 'stop' })).statusCode, 202);
+    await waitState(t.app, alice, vm.uuid, 'stopped');
+    const cleared = await waitFor('addresses cleared', async () => {
+      const v = (await api(alice, 'GET', `/api/vms/${vm.uuid}`)).json<VmJson>();
+      return (v.ip_addresses as string[]).length === 0 ? v : undefined;
+    }, 30_000);
+    assert.equal(cleared.ip_source, null);
   });
 
   test('crash mid-template: a creating row nobody copies is removed with its partial file by the reconciler', async () => {

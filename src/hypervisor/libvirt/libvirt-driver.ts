@@ -271,6 +271,10 @@ export function createLibvirtDriver(options: LibvirtDriverOptions): HypervisorDr
       if (!isActive(await getState(uuid))) return null;
       return ops.guestInfo(uuid);
     },
+    async guestAddresses(uuid) {
+      if (!isActive(await getState(uuid))) return null;
+      return ops.guestAddresses(uuid);
+    },
     async capacity() {
       const n = await conn.call('node info', (hv) => hv.nodeGetInfo());
       return { cpus: n.cpus, memoryMb: Math.floor(n.memory / 1024), model: n.model, mhz: n.mhz };

@@ -4,7 +4,7 @@
 
 import type { Hypervisor } from '@unraid/libvirt';
 import { HypervisorError } from '../errors.js';
-import type { ChangeEffect, DomainState, DomainStats, GuestInfo, SnapshotInfo } from '../hypervisor.js';
+import type { ChangeEffect, DomainState, DomainStats, GuestAddresses, GuestInfo, SnapshotInfo } from '../hypervisor.js';
 import type { ParsedDomain } from './domain-xml.js';
 
 /** What the ops may use of the driver core. */
@@ -32,6 +32,19 @@ export interface ExtraOps {
   deleteSnapshot(uuid: string, name: string): Promise<void>;
   domainStats(uuid: string): Promise<DomainStats>;
   guestInfo(uuid: string): Promise<GuestInfo | null>;
+  guestAddresses(uuid: string): Promise<GuestAddresses | null>;
+}
+
+/** Addresses worth showing a user: no loopback, no link-local. */
+export function usableAddresses(info: GuestInfo): string[] {
+  const out: string[] = [];
+  for (const i of info.interfaces) {
+    for (const a of i.addresses) {
+      if (/^127\./.test(a) || a === '::1' || /^fe80:/i.test(a) || /^169\.254\./.test(a)) continue;
+      if (!out.includes(a)) out.push(a);
+    }
+  }
+  return out;
 }
 
 const SNAPSHOT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;

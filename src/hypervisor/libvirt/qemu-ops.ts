@@ -6,7 +6,7 @@ import { XMLParser } from 'fast-xml-parser';
 import { HypervisorError, isHypervisorError } from '../errors.js';
 import type { ChangeEffect, DomainState, DomainStats, GuestInfo, SnapshotInfo } from '../hypervisor.js';
 import { cdromOf } from './domain-xml.js';
-import { checkSnapshotName, type ExtraOps } from './ops.js';
+import { checkSnapshotName, usableAddresses, type ExtraOps } from './ops.js';
 import type { VirshRunner } from './virsh.js';
 
 const snapParser = new XMLParser({ ignoreAttributes: true, parseTagValue: false, trimValues: true });
@@ -165,6 +165,18 @@ export function createQemuOps(virsh: VirshRunner, snapshotTimeoutMs: number): Ex
     async domainStats(uuid) {
       const out = await virsh.run(['domstats', '--raw', '--state', '--cpu-total', '--balloon', '--vcpu', '--interface', '--block', uuid]);
       return { ...parseDomstats(out), at: new Date() };
+    },
+    async guestAddresses(uuid) {
+      for (const source of ['lease', 'agent'] as const) {
+        try {
+          const addresses = usableAddresses(parseDomifaddr(await virsh.run(['domifaddr', '--domain', uuid, '--source', source, '--full'])));
+          if (addresses.length > 0) return { source, addresses };
+        } catch (e) {
+          // no agent, not running, no lease table: this source knows nothing; try the next
+          if (!(isHypervisorError(e) && (e.kind === 'operation_failed' || e.kind === 'invalid_state'))) throw e;
+        }
+      }
+      return null;
     },
     async guestInfo(uuid) {
       try {

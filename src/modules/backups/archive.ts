@@ -117,6 +117,7 @@ export async function createArchive(opts: CreateArchiveOptions): Promise<Created
       database: draft.database,
       vms: draft.vms,
       isos: draft.isos,
+      ...(draft.templates ? { templates: draft.templates } : {}),
       options: { with_isos: opts.withIsos, with_secrets: draft.secrets !== undefined },
       ...(draft.secrets ? { secrets: draft.secrets } : {}),
       files,

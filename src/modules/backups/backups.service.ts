@@ -13,6 +13,7 @@ import { configSource, databaseSource, isoSource, secretsSource } from './source
 import type { BackupProgress } from './source.js';
 import { verifyArchive, type VerifyResult } from './verify.js';
 import { vmSource } from './vm-source.js';
+import { templateBaseSource } from './template-bases.js';
 
 export interface BackupServiceDeps {
   config: Config;
@@ -67,7 +68,7 @@ export function createBackupService(deps: BackupServiceDeps) {
         version: config.version,
         commit: config.commit,
         withIsos: req.withIsos ?? false,
-        sources: [databaseSource(database), vmSource({ db, driver: deps.driver() }), isoSource(config.isoDir, req.withIsos ?? false), configSource(config), ...(req.secretsPassphrase !== undefined ? [secretsSource(config.dataDir, req.secretsPassphrase)] : [])],
+        sources: [databaseSource(database), vmSource({ db, driver: deps.driver() }), templateBaseSource(db), isoSource(config.isoDir, req.withIsos ?? false), configSource(config), ...(req.secretsPassphrase !== undefined ? [secretsSource(config.dataDir, req.secretsPassphrase)] : [])],
         onProgress: (p) => {
           req.onProgress?.(p);
           // Pushed to admins at most twice a second (a websocket line, not a flood), every step change included.

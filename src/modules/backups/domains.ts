@@ -14,10 +14,12 @@ export interface DomainRestorer {
 }
 
 /** Archived domain XML → the spec the hypervisor port defines domains from. */
-export function specFromXml(xml: string, diskPath: string | undefined): DomainSpec {
+export function specFromXml(xml: string, diskPath: string | undefined, mapPath: (p: string) => string = (p) => p): DomainSpec {
   const d = parseDomainXml(xml);
   const boot = d.bootOrder.filter((b): b is BootDevice => b === 'cdrom' || b === 'hd' || b === 'network');
   const cdrom = d.disks.find((x) => x.device === 'cdrom');
+  // a second CD-ROM is a VM's cloud-init seed ISO, restored beside its disk
+  const seed = d.disks.filter((x) => x.device === 'cdrom')[1]?.source ?? null;
   const iface = d.interfaces[0];
   return {
     uuid: d.uuid,
@@ -31,6 +33,7 @@ export function specFromXml(xml: string, diskPath: string | undefined): DomainSp
     machine: d.machine?.includes('q35') ? 'q35' : d.machine ? 'pc' : undefined,
     diskPath,
     isoPath: cdrom?.source ?? null,
+    seedIsoPath: seed ? mapPath(seed) : null,
     bootOrder: boot.length > 0 ? boot : undefined,
     mac: iface?.mac ?? undefined,
   };
@@ -68,7 +71,7 @@ export function libvirtDomainRestorer(driver: HypervisorDriver): DomainRestorer 
             continue;
           }
           const disk = vm.disks[0];
-          await driver.defineDomain(specFromXml(xml, disk ? mapDiskPath(disk.original_path, manifest.data_dir, dataDir) : undefined));
+          await driver.defineDomain(specFromXml(xml, disk ? mapDiskPath(disk.original_path, manifest.data_dir, dataDir) : undefined, (p) => mapDiskPath(p, manifest.data_dir, dataDir)));
           out.defined.push(vm.uuid);
         } catch (e) {
           out.failed.push({ uuid: vm.uuid, error: (e as Error).message });

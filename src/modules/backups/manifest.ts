@@ -8,7 +8,16 @@ export const FORMAT_VERSION = 1;
 export const MANIFEST_PATH = 'manifest.json';
 export const MANIFEST_SUM_PATH = 'manifest.sha256';
 
-export type FileKind = 'database' | 'vm-domain' | 'vm-disk' | 'vm-snapshots' | 'vm-record' | 'iso-list' | 'iso' | 'config' | 'secrets';
+export type FileKind = 'database' | 'vm-domain' | 'vm-disk' | 'vm-snapshots' | 'vm-record' | 'iso-list' | 'iso' | 'config' | 'secrets' | 'template-base';
+
+/** A template's base image, stored once however many linked clones back onto it. */
+export interface ManifestTemplate {
+  id: string;
+  name: string;
+  path: string;
+  original_path: string;
+  size: number;
+}
 
 export interface ManifestFile {
   path: string;
@@ -39,6 +48,8 @@ export interface Manifest {
   database: { kind: 'postgres' | 'pglite'; file: string; format: 'pg_dump-custom' | 'pglite-datadir-tgz' };
   vms: ManifestVm[];
   isos: { name: string; size: number; included: boolean }[];
+  /** template base images (absent in archives made before templates existed) */
+  templates?: ManifestTemplate[];
   /** with_secrets: the data dir's secrets/, sealed with a passphrase (secrets-box.ts); absent in older archives */
   options: { with_isos: boolean; with_secrets?: boolean };
   /** names of the sealed secret files (never their content) */

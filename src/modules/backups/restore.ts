@@ -14,6 +14,7 @@ import { dropDatabase, swapDatabases, withDatabase } from './pg-tools.js';
 import { databaseNameOf, extractToFile, stagePglite, stagePostgres } from './stage-db.js';
 import { ArchiveDamagedError, requireValidArchive } from './verify.js';
 import { mapDiskPath } from './vm-source.js';
+import { rebaseOverlays, stageTemplateBases, TEMPLATES_DIR } from './template-bases.js';
 import type { DomainRestorer } from './domains.js';
 import { RestoreRefusedError } from './restore-errors.js';
 import { readEntryBuffer } from './tar.js';
@@ -96,14 +97,19 @@ export async function restoreArchive(opts: RestoreOptions): Promise<RestoreResul
     await mkdir(join(fresh, 'disks'), { recursive: true });
     await mkdir(old, { recursive: true });
     await step('stage:disks');
+    const stagedDisks: string[] = [];
     for (const vm of manifest.vms) {
       for (const d of vm.disks) {
         const target = mapDiskPath(d.original_path, manifest.data_dir, opts.dataDir);
         const staged = join(fresh, relative(opts.dataDir, target));
         await mkdir(dirname(staged), { recursive: true });
         await extractChecked(d.path, staged);
+        stagedDisks.push(staged);
       }
     }
+    // template bases once each; linked clones re-pointed at the restored bases
+    if (manifest.templates) await stageTemplateBases(manifest, join(fresh, TEMPLATES_DIR), extractChecked);
+    await rebaseOverlays(manifest, opts.dataDir, stagedDisks);
     if (manifest.options.with_isos) {
       await mkdir(join(fresh, 'isos'), { recursive: true });
       for (const iso of manifest.isos) await extractChecked(`isos/${iso.name}`, join(fresh, 'isos', iso.name));
@@ -123,7 +129,7 @@ export async function restoreArchive(opts: RestoreOptions): Promise<RestoreResul
     await step('staged');
 
     // 2. Switch over: renames within the data dir's filesystem, each undone on failure.
-    const dirs = ['disks', ...(opts.databaseUrl ? [] : ['db']), ...(manifest.options.with_isos ? ['isos'] : []), ...(secrets ? ['secrets'] : [])];
+    const dirs = ['disks', ...(manifest.templates ? [TEMPLATES_DIR] : []), ...(opts.databaseUrl ? [] : ['db']), ...(manifest.options.with_isos ? ['isos'] : []), ...(secrets ? ['secrets'] : [])];
     for (const d of dirs) {
       await step(`swap:${d}`);
       const liveDir = join(opts.dataDir, d);

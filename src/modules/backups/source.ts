@@ -15,7 +15,7 @@ export interface BackupSink {
   progress(step: string, detail?: Record<string, unknown>): void;
 }
 
-export type ManifestDraft = Pick<Manifest, 'vms' | 'isos'> & { database?: Manifest['database']; secrets?: Manifest['secrets'] };
+export type ManifestDraft = Pick<Manifest, 'vms' | 'isos'> & { database?: Manifest['database']; secrets?: Manifest['secrets']; templates?: Manifest['templates'] };
 
 export interface BackupSource {
   readonly name: string;

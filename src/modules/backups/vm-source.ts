@@ -7,7 +7,7 @@
 // `finally` — also when the copy fails. VMs are paused one at a time, so each is paused only for
 // its own copy. A VM already paused by its owner stays paused.
 import { stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import type { Db } from '../../platform/db/db.js';
 import { queryOne, queryRows } from '../../platform/db/query.js';
@@ -72,7 +72,9 @@ export function vmSource(opts: VmSourceOptions): BackupSource {
         }
         // The row's disk plus any other file-backed disk the definition names (never CD-ROMs: ISOs are library items).
         const paths = new Set<string>([row.disk_path]);
-        if (xml) for (const d of parseDomainXml(xml).disks) if (d.device === 'disk' && d.source) paths.add(d.source);
+        // …plus the VM's own cloud-init seed ISO (a CD-ROM, but generated per VM, not a library item)
+        const seed = join(dirname(row.disk_path), `${row.uuid}-cidata.iso`);
+        if (xml) for (const d of parseDomainXml(xml).disks) if ((d.device === 'disk' || d.source === seed) && d.source) paths.add(d.source);
 
         const pause = state === 'running' && opts.driver !== undefined;
         if (pause) await opts.driver!.suspend(row.uuid);

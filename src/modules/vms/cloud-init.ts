@@ -24,6 +24,7 @@ export interface SeedFiles {
 export function hostnameFor(name: string, uuid: string): string {
   const label = name
     .normalize('NFKD')
+    .replace(/\p{M}/gu, '') // accents go, their letters stay
     .toLowerCase()
     .replace(/[^a-z0-9-]+/g, '-')
     .replace(/-{2,}/g, '-')

@@ -10,6 +10,7 @@ import { ensureLibraryDir } from '../isos/index.js';
 import { toAppError } from './vm-errors.js';
 import { createVmLifecycle } from './vm-lifecycle.js';
 import { createVmReconciler } from './vm-reconciler.js';
+import { createAddressPoller } from './vm-addresses.js';
 import { createBackgroundTracker, type VmRuntime } from './vm-runtime.js';
 import { createVmSettingsService } from './vm-settings.service.js';
 import { createStatsSampler } from './vm-stats.js';
@@ -35,6 +36,8 @@ export { diskPathFor, seedPathFor } from './vm-lifecycle.js';
 
 /** Cluster lease of the VM reconciler of the default host. */
 export const RECONCILER_LEASE = 'loop:vm-reconciler:default';
+/** Cluster lease of the guest-address poller of the default host. */
+export const ADDRESSES_LEASE = 'loop:vm-addresses:default';
 
 /**
  * What other modules (console, snapshots, backups) may ask of the VM module, set on ctx.vmAccess
@@ -67,6 +70,8 @@ export interface VmModuleOptions {
   shutdownTimeoutMs?: number;
   reconcileEveryMs?: number;
   statsEveryMs?: number;
+  /** how often guest addresses are asked of libvirt (default 15 s) */
+  addressesEveryMs?: number;
 }
 
 /** Directories libvirt-qemu must traverse (o+x) to open disks; disks themselves stay 0600. */
@@ -164,6 +169,19 @@ export function registerVmModule(ctx: AppContext, opts: VmModuleOptions): Fastif
       if (s === 'connected') void reconcileLoop.kick().then(() => ctx.events.resyncAll());
     });
 
+    // One poller per host across instances, like the reconciler.
+    const addresses = createAddressPoller(rt, store);
+    const addressLoop = runLoop({
+      name: 'vm-addresses',
+      everyMs: opts.addressesEveryMs ?? 15_000,
+      signal: stop.signal,
+      log: ctx.log,
+      metrics: ctx.metrics,
+      tick: async () => {
+        if (await ctx.cluster.lead(ADDRESSES_LEASE)) await addresses.tick();
+      },
+    });
+
     const statsLoop = runLoop({
       name: 'vm-stats',
       everyMs: opts.statsEveryMs ?? 2_000,
@@ -197,7 +215,7 @@ export function registerVmModule(ctx: AppContext, opts: VmModuleOptions): Fastif
       offConn();
       stop.abort();
       await rt.idle();
-      await Promise.all([reconcileLoop.stopped, statsLoop.stopped]);
+      await Promise.all([reconcileLoop.stopped, statsLoop.stopped, addressLoop.stopped]);
     });
 
     await app.register(registerVmRoutes({ vms, settings, stats, reconciler }));

@@ -100,6 +100,8 @@ export const CreateBatchBody = Type.Object(
     memory_mb: Type.Optional(Type.Integer()),
     disk_gb: Type.Optional(Type.Integer()),
     start: Type.Optional(Type.Boolean()),
+    /** a library ISO in each clone's CD-ROM (boot order then cdrom, hd) */
+    iso: Type.Optional(Type.Union([Type.String({ format: 'uuid' }), Type.Null()])),
     template: Type.String({ format: 'uuid' }),
     clone_mode: Type.Optional(CloneModeT),
     user_data: TemplateFields.user_data,

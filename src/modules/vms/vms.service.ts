@@ -154,7 +154,6 @@ export function createVmsService(rt: VmRuntime, store: VmStore, lifecycle: VmLif
     const b = ctx.config.vmBounds;
     const template = input.template ? await ctx.templates.forClone(tx, principal, input.template) : null;
     if (!template && input.clone_mode) throw validationFailed('clone_mode', 'clone_mode needs a template');
-    if (template && input.iso) throw validationFailed('iso', 'a VM made from a template has no install ISO; attach one later');
     if (!template && input.user_data) throw validationFailed('user_data', 'user_data needs a cloud-init template');
     const size = (field: 'vcpus' | 'memory_mb' | 'disk_gb', given: number | undefined, min: number | undefined): number => {
       if (given === undefined && min === undefined) throw validationFailed(field, `${field} is required`);

@@ -1698,6 +1698,8 @@ export interface paths {
                         disk_gb?: number;
                         start?: boolean;
                         /** Format: uuid */
+                        iso?: string | null;
+                        /** Format: uuid */
                         template: string;
                         clone_mode?: "linked" | "full";
                         user_data?: string | null;
