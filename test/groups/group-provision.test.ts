@@ -148,6 +148,23 @@ for (const engine of DB_ENGINES) {
       for (const m of members) assert.equal((await vmsOf(m)).length, 1);
     });
 
+    test("a member's own create racing a provision: the member's quota is never exceeded", async () => {
+      const [alice, bob] = await Promise.all([newUser(t.app), newUser(t.app)]);
+      assert.equal((await call(admin, 'PUT', `/api/admin/users/${alice.id}/quota`, { vms: 1 })).statusCode, 200);
+      const g = await newGroup([alice, bob]);
+      const [prov, own] = await Promise.all([
+        call(admin, 'POST', `/api/admin/groups/${g}/provision`, { template, name_prefix: 'race' }),
+        call(alice, 'POST', '/api/vms', { name: 'mine', vcpus: 1, memory_mb: 64, disk_gb: 1 }),
+      ]);
+      assert.equal([prov.statusCode, own.statusCode].filter((c) => c === 202).length, 1, `${prov.statusCode} ${prov.body.slice(0, 200)} / ${own.statusCode} ${own.body.slice(0, 200)}`);
+      if (prov.statusCode === 202) await waitDone(prov.json<ProvisionJson>().id);
+      else {
+        assertErrorBody(prov, 403, 'QUOTA_EXCEEDED');
+        assert.deepEqual(await vmsOf(bob), [], 'a refused provision creates nothing for anyone');
+      }
+      assert.equal((await vmsOf(alice)).length, 1);
+    });
+
     test('libvirt failing for one member after the decision: that member is rolled back and listed, the others are created', async () => {
       const [alice, bob, carol] = await Promise.all([newUser(t.app), newUser(t.app), newUser(t.app)]);
       const g = await newGroup([alice, bob, carol]);

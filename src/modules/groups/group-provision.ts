@@ -67,7 +67,8 @@ export function createGroupProvisioner(ctx: AppContext, quotas: QuotasService) {
     if (next.items.every((i) => i.state !== 'pending')) {
       const failed = next.items.filter((i) => i.state === 'failed').length;
       const state: prov.ProvisionState = failed === 0 ? 'succeeded' : failed === next.items.length ? 'failed' : 'partial';
-      await prov.finishProvision(db, id, state);
+      // the progress tracker and a GET may settle the same provision at once: one of them finishes it
+      if (!(await prov.finishProvision(db, id, state))) return prov.findProvision(db, id);
       await audit(db, undefined, {
         action: 'group.provision',
         actor: null,

@@ -87,8 +87,9 @@ export async function settleItem(db: Queryable, provisionId: string, userId: str
     where provision_id = ${provisionId} and user_id = ${userId} and state = 'pending'`);
 }
 
-export async function finishProvision(db: Queryable, id: string, state: ProvisionState): Promise<void> {
-  await db.execute(sql`update group_provisions set state = ${state}, finished_at = now() where id = ${id} and state = 'running'`);
+/** Marks a running provision finished; false when someone else (another request, the tracker) already did. */
+export async function finishProvision(db: Queryable, id: string, state: ProvisionState): Promise<boolean> {
+  return (await queryRows(db, sql`update group_provisions set state = ${state}, finished_at = now() where id = ${id} and state = 'running' returning id`)).length > 0;
 }
 
 /** Where a VM's creation stands: its row's state, or why it was rolled back (the audit row of the failure). */
