@@ -83,6 +83,7 @@ export async function installFakeApi(page: Page, s: FakeState): Promise<void> {
     if (key === 'GET /api/quota') return json(route, 200, { limits: s.limits, usage: usage(s) });
     if (key === 'GET /api/vms') return json(route, 200, { items: s.vms, total: s.vms.length });
     if (key === 'GET /api/isos') return json(route, 200, { items: s.isos, total: s.isos.length });
+    if (key === 'GET /api/templates') return json(route, 200, { items: [], total: 0 });
     if (key === 'POST /api/vms') {
       const body = req.postDataJSON() as { name: string; vcpus: number; memory_mb: number; disk_gb: number; iso?: string };
       const u = usage(s);

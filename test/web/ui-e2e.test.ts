@@ -15,6 +15,7 @@ const skip = realSkipReason();
 const USER = 'e2e-alice';
 const PASSWORD = 'plum orchard lantern 42';
 const LONG = { timeout: 120_000 }; // QEMU under TCG on a loaded 2-core machine
+const SSH_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIALS9ekoui7vr9NFkUAnwErvMhXi1/AG70aQgzyrjuW8 e2e@laptop'; // a public key (its private half was thrown away)
 
 let limen: LimenProcess;
 let createdUuid: string | undefined; // set while the test's VM exists, so a failure still removes it
@@ -160,6 +161,25 @@ test('register → approve → create VM → start live → console → snapshot
         await user.getByRole('button', { name: 'Power off' }).click();
         await user.getByRole('dialog', { name: /Power off e2e-vm/ }).getByRole('button', { name: 'Power off' }).click();
         await user.locator('.vm-state-line [data-state="stopped"]').waitFor(LONG);
+        steps.mark('power off');
+
+        // The stopped VM becomes a template, which the create dialog then offers.
+        await user.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Templates', exact: true }).click();
+        await user.getByLabel('Stopped machine').selectOption({ label: 'e2e-vm' });
+        await user.locator('#tpl-name').fill('e2e-base');
+        await user.getByRole('button', { name: 'Make template' }).click();
+        await user.locator('tr[data-template="e2e-base"][data-state="ready"]').waitFor(LONG);
+        shots.push(await pageShot(user, 'templates'));
+        await user.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Dashboard', exact: true }).click();
+        await user.getByRole('button', { name: 'New virtual machine' }).first().click();
+        await user.getByLabel('A template').check();
+        assert.equal(await user.getByLabel('Template', { exact: true }).locator('option:checked').innerText(), 'e2e-base');
+        shots.push(await pageShot(user, 'create-vm-from-template'));
+        await user.getByRole('button', { name: 'Cancel' }).click();
+        await user.getByRole('link', { name: 'Manage e2e-vm' }).click();
+        await user.getByRole('heading', { level: 1, name: 'e2e-vm' }).waitFor();
+        steps.mark('template from the VM, offered in the dialog');
+
         await user.getByRole('button', { name: 'Delete', exact: true }).click();
         await user.getByRole('dialog', { name: /Delete e2e-vm/ }).getByRole('button', { name: 'Delete permanently' }).click();
         await user.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
@@ -173,7 +193,7 @@ test('register → approve → create VM → start live → console → snapshot
           return left === '[]';
         }, 60_000).catch((e: Error) => Promise.reject(new Error(`${e.message}; left: ${left}`)));
         createdUuid = undefined;
-        steps.mark('power off, delete');
+        steps.mark('delete');
 
         // Only expected browser errors: none.
         for (const [who, log] of Object.entries(logs)) assert.deepEqual(log.errors, [], `${who} console errors:\n${log.errors.join('\n')}`);
@@ -299,6 +319,15 @@ test('every other page, one screenshot each; alerts and backups update live', { 
       await admin!.getByRole('heading', { level: 1, name: heading }).waitFor();
       await pageShot(admin!, name);
     }
+
+    // Profile: an SSH key for cloud-init templates.
+    await admin!.getByLabel('Account menu for admin').click();
+    await admin!.getByRole('link', { name: 'Profile & SSH keys' }).click();
+    await admin!.getByRole('heading', { level: 1, name: 'Your profile' }).waitFor();
+    await admin!.getByLabel('Public key').fill(SSH_KEY);
+    await admin!.getByRole('button', { name: 'Add key' }).click();
+    await admin!.locator('tr[data-key="e2e@laptop"]').getByText('SHA256:', { exact: false }).waitFor();
+    await pageShot(admin!, 'profile');
 
     // Groups: create a class, add a member, cap the group's machines.
     await admin!.getByRole('link', { name: 'Groups', exact: true }).click();

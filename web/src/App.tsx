@@ -24,6 +24,8 @@ import { LoginPage } from './pages/LoginPage';
 import { NotFoundPage } from './pages/NotFoundPage';
 import { RegisterPage } from './pages/RegisterPage';
 import { StatusPage } from './pages/StatusPage';
+import { ProfilePage } from './pages/ProfilePage';
+import { TemplatesPage } from './pages/TemplatesPage';
 import { VmPage } from './pages/vm/VmPage';
 
 function SessionExpiryRedirect() {
@@ -65,6 +67,8 @@ export function App() {
           <Route index element={<DashboardPage />} />
           <Route path="vms/:uuid" element={<VmPage />} />
           <Route path="status" element={<StatusPage />} />
+          <Route path="templates" element={<TemplatesPage />} />
+          <Route path="profile" element={<ProfilePage />} />
           <Route path="admin" element={<Navigate to="/admin/users" replace />} />
           <Route path="admin/users" element={admin(<UsersPage />)} />
           <Route path="admin/quota-defaults" element={admin(<QuotaDefaultsPage />)} />

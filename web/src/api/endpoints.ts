@@ -4,7 +4,7 @@ import { api } from './client';
 import type {
   AdminUser, AdminVmList, Alert, AuditEntry, AuditQuery, Backup, BootDevice, BootOrder, ConsoleSession, ConsoleTicket, Health, Host,
   Iso, List, Quota, QuotaDefaults, QuotaPatch, Role, Snapshot, UserFilter, UserQuota, UserQuotaPatch, Vm, VmAction, VmCreate, VmMedia,
-  VmPatch, VmPatchResult, VmStats, Group, GroupDetail, GroupCreate, GroupQuotaPatch, GroupBulkAction, GroupBulkResult, MyGroup,
+  VmPatch, VmPatchResult, VmStats, Template, TemplateFromVm, SshKey, Group, GroupDetail, GroupCreate, GroupQuotaPatch, GroupBulkAction, GroupBulkResult, MyGroup,
 } from './types';
 
 const enc = encodeURIComponent;
@@ -94,4 +94,17 @@ export const groups = {
   vms: (id: string) => api.get<List<Vm>>(`/api/admin/groups/${enc(id)}/vms`),
   bulk: (id: string, action: GroupBulkAction, snapshotName?: string) => api.post<GroupBulkResult>(`/api/admin/groups/${enc(id)}/actions`, { action, ...(snapshotName ? { snapshot_name: snapshotName } : {}) }),
   mine: () => api.get<List<MyGroup>>('/api/me/groups'),
+};
+
+export const templates = {
+  list: () => api.get<List<Template>>('/api/templates'),
+  /** 202: the disk is copied in the background; the template is `creating` until it is `ready`. */
+  fromVm: (body: TemplateFromVm) => api.post<Template>('/api/templates', body),
+  remove: (id: string) => api.del(`/api/templates/${enc(id)}`),
+};
+
+export const sshKeys = {
+  list: () => api.get<List<SshKey>>('/api/me/ssh-keys'),
+  add: (publicKey: string, name?: string) => api.post<SshKey>('/api/me/ssh-keys', { public_key: publicKey, ...(name ? { name } : {}) }),
+  remove: (id: string) => api.del(`/api/me/ssh-keys/${enc(id)}`),
 };

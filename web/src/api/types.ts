@@ -79,3 +79,6 @@ export type GroupQuotaPatch = BodyOf<'/api/admin/groups/{id}/quota', 'put'>;
 export type GroupBulkAction = BodyOf<'/api/admin/groups/{id}/actions', 'post'>['action'];
 export type GroupBulkResult = ResponseOf<'/api/admin/groups/{id}/actions', 'post'>;
 export type MyGroup = ItemOf<ResponseOf<'/api/me/groups', 'get'>>;
+export type Template = ItemOf<ResponseOf<'/api/templates', 'get'>>;
+export type TemplateFromVm = BodyOf<'/api/templates', 'post'>;
+export type SshKey = ItemOf<ResponseOf<'/api/me/ssh-keys', 'get'>>;

@@ -1,4 +1,5 @@
-// ISO upload with a progress bar. fetch() cannot report upload progress, so this uses XHR.
+// File uploads with a progress bar (ISOs, template images). fetch() cannot report upload
+// progress, so this uses XHR.
 //
 // `PUT /api/admin/isos/{name}` with the raw file as the body (Content-Type:
 // application/octet-stream): the server streams it to a temp file in the ISO dir and renames it
@@ -9,11 +10,20 @@ import { getSession, refreshSession } from './session';
 export interface UploadHandle { promise: Promise<void>; abort: () => void }
 
 export function uploadIso(file: File, name: string, onProgress: (fraction: number) => void): UploadHandle {
+  return uploadRaw('PUT', `/api/admin/isos/${encodeURIComponent(name)}`, file, onProgress);
+}
+
+/** A cloud image (qcow2) becomes a template: `POST /api/templates/import?name=…` with the raw file. */
+export function uploadTemplateImage(file: File, query: Record<string, string>, onProgress: (fraction: number) => void): UploadHandle {
+  return uploadRaw('POST', `/api/templates/import?${new URLSearchParams(query).toString()}`, file, onProgress);
+}
+
+function uploadRaw(method: 'PUT' | 'POST', url: string, file: File, onProgress: (fraction: number) => void): UploadHandle {
   const xhr = new XMLHttpRequest();
   let aborted = false;
   const attempt = (retried: boolean): Promise<void> =>
     new Promise<void>((resolve, reject) => {
-      xhr.open('PUT', `/api/admin/isos/${encodeURIComponent(name)}`);
+      xhr.open(method, url);
       const token = getSession().token;
       if (token) xhr.setRequestHeader('Authorization', `Bearer ${token}`);
       xhr.setRequestHeader('Content-Type', 'application/octet-stream');

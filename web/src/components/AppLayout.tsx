@@ -37,6 +37,9 @@ function UserMenu() {
         {user.role === 'admin' && <span className="badge badge-role">admin</span>}
       </summary>
       <div className="user-menu-panel">
+        <NavLink to="/profile" className="btn btn-block" onClick={(e) => e.currentTarget.closest('details')?.removeAttribute('open')}>
+          Profile &amp; SSH keys
+        </NavLink>
         <button type="button" className="btn btn-block" onClick={leave(logout)}>
           Log out
         </button>
@@ -82,6 +85,7 @@ export function AppLayout() {
           <NavLink to="/" end>
             Dashboard
           </NavLink>
+          <NavLink to="/templates">Templates</NavLink>
           <NavLink to="/status">Status</NavLink>
           {user?.role === 'admin' && (
             <>
