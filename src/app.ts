@@ -2,6 +2,7 @@
 // a side effect arrives in `deps` (house rule 5), so tests build apps on PGlite and test:///.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import type { DestinationStream } from 'pino';
 import pino from 'pino';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -19,13 +20,14 @@ import type { HostProbe } from './platform/host-metrics.js';
 import { runLoop } from './platform/loop.js';
 import { registerSystemRoutes, type HypervisorHealth } from './modules/system/index.js';
 import fastifyWebsocket from '@fastify/websocket';
-import { createDiskImages, type Accel, type DiskImages, type HypervisorDriver } from './hypervisor/index.js';
+import { createDiskImages, createLibvirtDriver, type Accel, type DiskImages, type HypervisorDriver } from './hypervisor/index.js';
+import { createHostRegistry, createHostsService, prepareHosts, registerHostsModule, type HostsService } from './modules/hosts/index.js';
 import { healthOfDriver } from './hypervisor-wiring.js';
 import { createEventHub, registerEventRoutes, withClusterFanout, type FanoutHub } from './modules/events/index.js';
 import { openClusterSession, type ClusterSession } from './platform/db/cluster-session.js';
 import { createIsosService, registerIsoRoutes } from './modules/isos/index.js';
 import { noTemplates, registerVmModule, type TemplateSource, type VmAccess, type VmModuleOptions, type VmPolicy } from './modules/vms/index.js';
-import { createQuotasService, createQuotaPolicy, registerQuotaDenialRecorder, registerQuotaRoutes, type HostCapacity } from './modules/quotas/index.js';
+import { createQuotasService, createQuotaPolicy, registerQuotaDenialRecorder, registerQuotaRoutes } from './modules/quotas/index.js';
 import { createConsolesService, registerConsoleRoutes, type ConsoleVmAccess } from './modules/consoles/index.js';
 import { createSnapshotsService, registerSnapshotRoutes } from './modules/snapshots/index.js';
 import { registerWebUi } from './modules/web/index.js';
@@ -67,6 +69,10 @@ export interface AppDeps {
   cluster?: ClusterSession;
   /** Snapshot scheduler tuning: period (default 30 s) and its own clock (tests move it; tokens keep real time). */
   snapshotScheduler?: ScheduleModuleOptions;
+  /** Driver for a host added through the hosts API (default: a libvirt driver for its URI). */
+  createHostDriver?: (uri: string) => HypervisorDriver;
+  /** Host watchdog period (default 5 s; tests shorten it). */
+  hostWatchEveryMs?: number;
   /** Slow-client bounds (tests shorten them); default DEFAULT_SLOW_REQUEST_LIMITS. */
   slowRequestLimits?: Partial<SlowRequestLimits>;
 }
@@ -79,6 +85,8 @@ export interface AppContext {
   hypervisor: HypervisorHealth;
   /** The default host's hypervisor driver. */
   driver: HypervisorDriver;
+  /** Every hypervisor host: drivers (hosts.registry), placement, capacity, watchdog. */
+  hosts: HostsService;
   /** Live VM events to websocket clients (of every instance: fanned out through NOTIFY). */
   events: FanoutHub;
   /** This instance's cluster session: leases for background loops, per-VM operation locks. */
@@ -157,6 +165,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     cluster,
     vmPolicies: [],
     vmAccess: undefined as unknown as VmAccess,
+    hosts: undefined as unknown as HostsService,
     templates: noTemplates,
     groupsOf: groupIdsOf,
     now: deps.now ?? (() => new Date()),
@@ -188,8 +197,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(registerBackupRoutes(ctx));
   await app.register(registerEventRoutes(ctx, ctx.events));
   await app.register(registerIsoRoutes(ctx, createIsosService(ctx)));
+  const hostLog = logger.child({ component: 'hypervisor' });
+  ctx.hosts = createHostsService(ctx, {
+    registry: createHostRegistry({ defaultDriver: deps.driver, createDriver: deps.createHostDriver ?? ((uri) => createLibvirtDriver({ uri, logger: hostLog })), log: hostLog }),
+    policy: config.placementPolicy,
+    disksDir: join(config.dataDir, 'disks'),
+  });
+  await prepareHosts(ctx, ctx.hosts, deps.driver.uri);
+  await app.register(registerHostsModule(ctx, ctx.hosts, { watchEveryMs: deps.hostWatchEveryMs }));
   const quotas = createQuotasService(ctx);
-  ctx.vmPolicies.push(createQuotaPolicy(ctx, { quotas, hostCapacity: cachedCapacity(ctx) }));
+  ctx.vmPolicies.push(createQuotaPolicy(ctx, { quotas, hostCapacity: (host, tx) => ctx.hosts.capacity(host, tx) }));
   // after the quotas policy: owner's quota lock first, then the group's (one lock order)
   ctx.vmPolicies.push(createGroupQuotaPolicy());
   registerQuotaDenialRecorder(app, ctx);
@@ -205,7 +222,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     }),
   );
   await app.register(registerAlertRoutes(ctx));
-  const snapshots = createSnapshotsService(ctx, { driver: ctx.driver, ...ctx.vmAccess }, quotas);
+  const snapshots = createSnapshotsService(ctx, { ...ctx.vmAccess, driverFor: (host) => ctx.hosts.registry.driverFor(host) }, quotas);
   await app.register(registerSnapshotRoutes(snapshots));
   const groups = createGroupsService(ctx);
   await app.register(registerGroupRoutes(ctx, groups, snapshots, createGroupProvisioner(ctx, quotas)));
@@ -215,9 +232,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       ctx,
       createConsolesService(ctx, deps.consoleVmAccess ?? {
         getVm: (p, uuid) => ctx.vmAccess.loadVmFor(p, uuid),
-        vncEndpoint: (vm) => ctx.driver.getVncEndpoint(vm.uuid),
+        vncEndpoint: (vm) => ctx.hosts.registry.driverFor(vm.host).getVncEndpoint(vm.uuid),
         onVmState: (cb) =>
-          ctx.driver.subscribe((e) => {
+          ctx.hosts.registry.subscribe((_host, e) => {
             if (e.type === 'stopped' || e.type === 'shutdown' || e.type === 'crashed' || e.type === 'undefined' || e.type === 'suspended') cb(e.uuid, e.type);
           }),
       }),
@@ -272,21 +289,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     if (!deps.cluster) await cluster.close();
   });
   return app;
-}
-
-/** Host capacity for the overcommit guard, read from libvirt once a minute. */
-function cachedCapacity(ctx: AppContext): (host: string) => Promise<HostCapacity | undefined> {
-  let cached: { at: number; value: HostCapacity } | undefined;
-  return async () => {
-    if (cached && Date.now() - cached.at < 60_000) return cached.value;
-    try {
-      const c = await ctx.driver.capacity();
-      cached = { at: Date.now(), value: { cpus: c.cpus, memoryMb: c.memoryMb } };
-      return cached.value;
-    } catch {
-      return cached?.value;
-    }
-  };
 }
 
 declare module 'fastify' {

@@ -9,6 +9,7 @@ import { registerDrillCommand } from './drill.command.js';
 import { registerReadinessCommand } from './readiness.command.js';
 import { registerAlertsCommands } from './alerts.command.js';
 import { registerIsosCommands } from './isos.command.js';
+import { registerHostsCommands } from './hosts.command.js';
 
 const program = new Command();
 program.name('limen').description('LIMEN: virtual machines in the browser').showHelpAfterError();
@@ -20,6 +21,7 @@ registerDrillCommand(program);
 registerReadinessCommand(program);
 registerAlertsCommands(program);
 registerIsosCommands(program);
+registerHostsCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -43,6 +43,8 @@ export interface Config {
   /** Host overcommit ratios for the capacity guard (LIMEN_CPU_OVERCOMMIT, LIMEN_MEMORY_OVERCOMMIT). */
   cpuOvercommit: number;
   memoryOvercommit: number;
+  /** Which host gets a new VM (LIMEN_PLACEMENT_POLICY): most-free (default) or first-fit. */
+  placementPolicy: 'most-free' | 'first-fit';
   console: ConsoleLimits;
   version: string;
   commit: string;
@@ -181,6 +183,11 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     throw new ConfigError('LIMEN_VM_ACCEL', `must be auto, kvm or tcg, got "${accelRaw}"`);
   }
 
+  const placementPolicy = readValue(env, 'LIMEN_PLACEMENT_POLICY') ?? 'most-free';
+  if (placementPolicy !== 'most-free' && placementPolicy !== 'first-fit') {
+    throw new ConfigError('LIMEN_PLACEMENT_POLICY', `must be most-free or first-fit, got "${placementPolicy}"`);
+  }
+
   const adminUser = (readValue(env, 'LIMEN_ADMIN_USER') ?? 'admin').toLowerCase();
   if (!USERNAME_RE.test(adminUser)) {
     throw new ConfigError('LIMEN_ADMIN_USER', 'must be 3-32 characters of a-z, 0-9, _ . -');
@@ -244,6 +251,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
       ticketTtlS: parseIntStrict('LIMEN_CONSOLE_TICKET_TTL_S', readValue(env, 'LIMEN_CONSOLE_TICKET_TTL_S') ?? '30', 1, 60),
     },
     memoryOvercommit: ratio('LIMEN_MEMORY_OVERCOMMIT', '1.5'),
+    placementPolicy,
     version: opts.version ?? '0.0.0',
     commit: opts.commit ?? 'unknown',
   };

@@ -30,7 +30,8 @@ for (const engine of DB_ENGINES) {
       const res = await t.app.inject({ method: 'GET', url: '/api/health' });
       assert.equal(res.statusCode, 200);
       const b = res.json();
-      assert.deepEqual(Object.keys(b).sort(), ['db', 'libvirt', 'status', 'time', 'version']);
+      assert.deepEqual(Object.keys(b).sort(), ['db', 'hosts', 'libvirt', 'status', 'time', 'version']);
+      assert.deepEqual(b.hosts, [{ name: 'default', state: 'active', status: 'simulated' }]);
       assert.equal(b.status, 'ok');
       assert.equal(b.db, 'connected');
       assert.equal(b.libvirt, 'simulated');

@@ -73,6 +73,10 @@ export interface TestAppOptions {
   snapshotScheduler?: AppDeps['snapshotScheduler'];
   /** Slow-client bounds (a test on a heavily loaded machine may need a longer body timeout). */
   slowRequestLimits?: AppDeps['slowRequestLimits'];
+  /** Driver for hosts added through the hosts API (default: libvirt's for the URI). */
+  createHostDriver?: AppDeps['createHostDriver'];
+  /** Host watchdog period (default here 1 s). */
+  hostWatchEveryMs?: number;
   /** Called before app.ready(): add test-only routes here. */
   beforeReady?: (app: App) => void | Promise<void>;
 }
@@ -107,6 +111,8 @@ export async function buildTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     consoleVmAccess: opts.consoleVmAccess,
     snapshotScheduler: opts.snapshotScheduler,
     slowRequestLimits: opts.slowRequestLimits,
+    hostWatchEveryMs: opts.hostWatchEveryMs ?? 1_000,
+    createHostDriver: opts.createHostDriver,
   });
   await opts.beforeReady?.(app);
   await app.ready();

@@ -49,7 +49,8 @@ export function registerBackupRoutes(ctx: AppContext): FastifyPluginAsync {
     // The VM module puts the default host's driver on the context; until then backups hold the
     // database, disks and ISO list but no domain definitions.
     const driver = (): HypervisorDriver | undefined => (ctx as unknown as { driver?: HypervisorDriver }).driver;
-    const backups = createBackupService({ config: ctx.config, database: ctx.database, driver, log: ctx.log, events: ctx.events });
+    const driverFor = (host: string): HypervisorDriver | undefined => (ctx.hosts?.registry.has(host) ? ctx.hosts.registry.driverFor(host) : undefined);
+    const backups = createBackupService({ config: ctx.config, database: ctx.database, driver, driverFor, log: ctx.log, events: ctx.events });
     const operatorToken = ensureOperatorToken(ctx.config.dataDir);
     // A backup never outlives its process: rows a previous process left running are interrupted.
     await backups.markInterrupted().catch(() => undefined);

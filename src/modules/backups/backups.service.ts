@@ -20,6 +20,8 @@ export interface BackupServiceDeps {
   database: Database;
   /** The default host's driver, when one is connected (VM domains, consistent copies of running VMs). */
   driver: () => HypervisorDriver | undefined;
+  /** Each VM's own host's driver when several hosts exist (the server); the CLI uses `driver`. */
+  driverFor?: (host: string) => HypervisorDriver | undefined;
   log?: { info(o: object, m?: string): void; error(o: object, m?: string): void };
   /** Admin-only live events (the /ws/events hub): backup.progress / backup.completed / backup.failed. */
   events?: { publishAdmin(type: string, payload: object): void };
@@ -68,7 +70,7 @@ export function createBackupService(deps: BackupServiceDeps) {
         version: config.version,
         commit: config.commit,
         withIsos: req.withIsos ?? false,
-        sources: [databaseSource(database), vmSource({ db, driver: deps.driver() }), templateBaseSource(db), isoSource(config.isoDir, req.withIsos ?? false), configSource(config), ...(req.secretsPassphrase !== undefined ? [secretsSource(config.dataDir, req.secretsPassphrase)] : [])],
+        sources: [databaseSource(database), vmSource({ db, driver: deps.driver(), driverFor: deps.driverFor }), templateBaseSource(db), isoSource(config.isoDir, req.withIsos ?? false), configSource(config), ...(req.secretsPassphrase !== undefined ? [secretsSource(config.dataDir, req.secretsPassphrase)] : [])],
         onProgress: (p) => {
           req.onProgress?.(p);
           // Pushed to admins at most twice a second (a websocket line, not a flood), every step change included.

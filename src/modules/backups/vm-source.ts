@@ -43,6 +43,8 @@ export interface VmSourceOptions {
   driver: HypervisorDriver | undefined;
   /** VMs on other hosts are not reachable from here: listed, not copied. */
   hostName?: string;
+  /** Each VM's own host's driver (several hosts); when given, it replaces `driver`. */
+  driverFor?: (host: string) => HypervisorDriver | undefined;
 }
 
 export function vmSource(opts: VmSourceOptions): BackupSource {
@@ -56,17 +58,18 @@ export function vmSource(opts: VmSourceOptions): BackupSource {
         let state: DomainState | 'missing' = 'missing';
         let xml: string | null = null;
         let snapshots: SnapshotInfo[] = [];
-        if (opts.driver) {
+        const driver = opts.driverFor ? opts.driverFor(row.host) : opts.driver;
+        if (driver) {
           try {
-            state = await opts.driver.getState(row.uuid);
-            xml = await opts.driver.getDomainXml(row.uuid, { inactive: true });
-            snapshots = await opts.driver.listSnapshots(row.uuid);
+            state = await driver.getState(row.uuid);
+            xml = await driver.getDomainXml(row.uuid, { inactive: true });
+            snapshots = await driver.listSnapshots(row.uuid);
           } catch (err) {
             if (!isNotFound(err)) throw err;
             state = 'missing';
           }
         }
-        if (state === 'missing' && !opts.driver && ['running', 'paused', 'starting', 'stopping'].includes(row.state)) {
+        if (state === 'missing' && !driver && ['running', 'paused', 'starting', 'stopping'].includes(row.state)) {
           // Copying a running guest's disk without pausing it gives a torn image: refuse instead.
           throw new Error(`VM ${row.name} (${row.uuid}) may be running and libvirt is not reachable: cannot take a consistent copy`);
         }
@@ -76,8 +79,8 @@ export function vmSource(opts: VmSourceOptions): BackupSource {
         const seed = join(dirname(row.disk_path), `${row.uuid}-cidata.iso`);
         if (xml) for (const d of parseDomainXml(xml).disks) if ((d.device === 'disk' || d.source === seed) && d.source) paths.add(d.source);
 
-        const pause = state === 'running' && opts.driver !== undefined;
-        if (pause) await opts.driver!.suspend(row.uuid);
+        const pause = state === 'running' && driver !== undefined;
+        if (pause) await driver.suspend(row.uuid);
         const disks: ManifestVm['disks'] = [];
         try {
           for (const p of paths) {
@@ -93,7 +96,7 @@ export function vmSource(opts: VmSourceOptions): BackupSource {
             disks.push({ path: entry, original_path: p, size });
           }
         } finally {
-          if (pause) await opts.driver!.resume(row.uuid);
+          if (pause) await driver.resume(row.uuid);
         }
         if (xml) await sink.addBuffer(`${dir}/domain.xml`, 'vm-domain', Buffer.from(xml));
         await sink.addBuffer(`${dir}/snapshots.json`, 'vm-snapshots', Buffer.from(JSON.stringify(snapshots, null, 2) + '\n'));

@@ -10,7 +10,7 @@ import { RUNNING_STATES } from './quotas.repo.js';
 export interface QuotaPolicyDeps {
   quotas: QuotasService;
   /** Capacity of a host (cached by the caller); undefined = unknown, guard skipped. */
-  hostCapacity(host: string): Promise<HostCapacity | undefined>;
+  hostCapacity(host: string, tx: Tx): Promise<HostCapacity | undefined>;
 }
 
 async function ownerOf(tx: Tx, actor: CreateCheck['actor'], ownerId: string): Promise<{ id: string; role: 'user' | 'admin' }> {
@@ -25,7 +25,7 @@ export function createQuotaPolicy(_ctx: AppContext, deps: QuotaPolicyDeps): VmPo
 
     async beforeCreate(tx: Tx, c: CreateCheck) {
       await deps.quotas.enforce(tx, await ownerOf(tx, c.actor, c.ownerId), { vms: 1, vcpus: c.vcpus, memory_mb: c.memoryMb, disk_gb: c.diskGb });
-      const capacity = await deps.hostCapacity(c.host);
+      const capacity = await deps.hostCapacity(c.host, tx);
       if (capacity) await deps.quotas.enforceHostCapacity(tx, c.host, capacity, { vcpus: c.vcpus, memoryMb: c.memoryMb });
     },
 
@@ -49,7 +49,7 @@ export function createQuotaPolicy(_ctx: AppContext, deps: QuotaPolicyDeps): VmPo
         disk_gb: dd,
         ...(running ? { running_vcpus: dv, running_memory_mb: dm } : {}),
       });
-      const capacity = await deps.hostCapacity(c.vm.host);
+      const capacity = await deps.hostCapacity(c.vm.host, tx);
       if (capacity && (dv > 0 || dm > 0)) await deps.quotas.enforceHostCapacity(tx, c.vm.host, capacity, { vcpus: Math.max(0, dv), memoryMb: Math.max(0, dm) });
     },
   };

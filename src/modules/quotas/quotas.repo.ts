@@ -78,6 +78,8 @@ export async function getUsage(db: Queryable, userId: string): Promise<QuotaUsag
 
 /** Everything allocated on a host, for the overcommit guard. */
 export async function getHostAllocation(db: Queryable, host: string): Promise<{ vcpus: number; memoryMb: number }> {
+  // the host row lock serializes every allocation on this host (placement takes the same lock)
+  await queryRows(db, sql`select name from hosts where name = ${host} for update`);
   const rows = await queryRows<{ vcpus: number; memory_mb: number }>(db, sql`select coalesce(sum(vcpus), 0)::int as vcpus,
     coalesce(sum(memory_mb), 0)::int as memory_mb from vms where host = ${host}`);
   return { vcpus: rows[0]?.vcpus ?? 0, memoryMb: rows[0]?.memory_mb ?? 0 };

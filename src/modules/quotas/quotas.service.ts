@@ -19,6 +19,9 @@ export interface QuotaView {
 export interface HostCapacity {
   cpus: number;
   memoryMb: number;
+  /** this host's ratios (default: LIMEN_CPU_OVERCOMMIT / LIMEN_MEMORY_OVERCOMMIT) */
+  cpuOvercommit?: number;
+  memoryOvercommit?: number;
 }
 
 export function quotaExceeded(d: { resource: QuotaKey; limit: number; used: number; requested: number }): AppError {
@@ -53,8 +56,8 @@ export function createQuotasService(ctx: AppContext) {
     /** Refuses an allocation that would overcommit the host beyond the configured ratios. */
     async enforceHostCapacity(tx: Queryable, host: string, capacity: HostCapacity, request: { vcpus: number; memoryMb: number }): Promise<void> {
       const used = await repo.getHostAllocation(tx, host);
-      const maxVcpus = Math.floor(capacity.cpus * ctx.config.cpuOvercommit);
-      const maxMemory = Math.floor(capacity.memoryMb * ctx.config.memoryOvercommit);
+      const maxVcpus = Math.floor(capacity.cpus * (capacity.cpuOvercommit ?? ctx.config.cpuOvercommit));
+      const maxMemory = Math.floor(capacity.memoryMb * (capacity.memoryOvercommit ?? ctx.config.memoryOvercommit));
       if (request.vcpus > 0 && used.vcpus + request.vcpus > maxVcpus) {
         throw new AppError('HOST_CAPACITY_EXCEEDED', `Host ${host} has no room for ${request.vcpus} more vCPUs (${used.vcpus} of ${maxVcpus} allocated)`, { resource: 'vcpus', host, limit: maxVcpus, used: used.vcpus, requested: request.vcpus });
       }

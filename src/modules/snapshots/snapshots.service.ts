@@ -18,7 +18,10 @@ import { normalizeSnapshotName, snapshotAllowed, type SnapshotOp } from './snaps
 
 /** What snapshots need from the VM module. */
 export interface SnapshotVmPort {
-  driver: HypervisorDriver;
+  /** The driver of a VM's host (snapshots live with the domain, on the VM's own host). */
+  driverFor(host: string): HypervisorDriver;
+  /** The host a VM lives on (undefined: no such VM). */
+  hostOf(vmUuid: string): Promise<string | undefined>;
   /** The VM as the principal may see it (another user's VM: NOT_FOUND). */
   loadVmFor(principal: Principal, uuid: string, opts?: { tx?: Tx; forUpdate?: boolean }): Promise<VmRecord>;
   /** Re-reads the domain state from libvirt and records it (after a revert changed it). */
@@ -40,8 +43,9 @@ export function createSnapshotsService(ctx: AppContext, vms: SnapshotVmPort, quo
     restored.inc({ result }, 0);
   }
 
-  const requireHypervisor = (): void => {
-    if (vms.driver.status() !== 'connected') throw unavailable('The hypervisor is not connected; try again shortly');
+  /** Checked with the VM row locked, before anything is written. */
+  const requireHost = (vm: VmRecord): void => {
+    if (vms.driverFor(vm.host).status() !== 'connected') throw unavailable('The hypervisor is not connected; try again shortly');
   };
 
   const checkState = (op: SnapshotOp, vm: VmRecord): void => {
@@ -109,11 +113,13 @@ export function createSnapshotsService(ctx: AppContext, vms: SnapshotVmPort, quo
     const name = normalizeSnapshotName(input.name);
     if (!name) throw validationFailed('name', 'Snapshot name must be 1-64 characters without control characters');
     const description = (input.description ?? '').slice(0, 1000);
-    requireHypervisor();
     let snap: repo.SnapshotRecord;
+    let host = '';
     try {
       snap = await inTransaction(db, async (tx) => {
         const vm = await vms.loadVmFor(principal, vmUuid, { tx, forUpdate: true });
+        requireHost(vm);
+        host = vm.host;
         checkState('create', vm);
         const owner = vm.ownerId === principal.id ? principal : { id: vm.ownerId, role: 'user' as const };
         await quotas.enforce(tx, owner, { snapshots: 1 });
@@ -130,7 +136,7 @@ export function createSnapshotsService(ctx: AppContext, vms: SnapshotVmPort, quo
       vmUuid,
       { action: 'snapshot_create', counter: created, details: { snapshot_id: snap.id, name, ...(opts.scheduleId ? { schedule_id: opts.scheduleId } : {}) } },
       async () => {
-        const info = await vms.driver.createSnapshot(vmUuid, { name: snap.id, description });
+        const info = await vms.driverFor(host).createSnapshot(vmUuid, { name: snap.id, description });
         await repo.updateSnapshot(db, snap.id, { state: 'ready', includesMemory: info.state === 'running' || info.state === 'paused' });
       },
       // No libvirt snapshot, so no row: the list stays truthful.
@@ -141,9 +147,9 @@ export function createSnapshotsService(ctx: AppContext, vms: SnapshotVmPort, quo
 
   /** Accepts a deletion (transaction: ownership, states) and runs it in the background. */
   async function startRemove(req: FastifyRequest | undefined, principal: Principal, id: string): Promise<{ snap: repo.SnapshotRecord; settled: Settled }> {
-    requireHypervisor();
     const { snap, vm } = await inTransaction(db, async (tx) => {
       const loaded = await loadForUpdate(tx, principal, id);
+      requireHost(loaded.vm);
       if (loaded.snap.state !== 'ready') throw invalidState(`The snapshot is ${loaded.snap.state}`, { state: loaded.snap.state });
       checkState('delete', loaded.vm);
       const s = await repo.updateSnapshot(tx, id, { state: 'deleting' });
@@ -154,7 +160,7 @@ export function createSnapshotsService(ctx: AppContext, vms: SnapshotVmPort, quo
       vm.uuid,
       { action: 'snapshot_delete', details: { snapshot_id: id, name: snap.name, ...(snap.scheduleId ? { schedule_id: snap.scheduleId, reason: 'retention' } : {}) } },
       async () => {
-        await vms.driver.deleteSnapshot(vm.uuid, snap.id).catch((err: unknown) => {
+        await vms.driverFor(vm.host).deleteSnapshot(vm.uuid, snap.id).catch((err: unknown) => {
           // Already gone in libvirt (e.g. removed by hand): the row follows.
           if ((err as { kind?: string }).kind !== 'not_found') throw err;
         });
@@ -180,9 +186,9 @@ export function createSnapshotsService(ctx: AppContext, vms: SnapshotVmPort, quo
     startRemove,
 
     async revert(req: FastifyRequest, principal: Principal, id: string) {
-      requireHypervisor();
       const { snap, vm } = await inTransaction(db, async (tx) => {
         const loaded = await loadForUpdate(tx, principal, id);
+        requireHost(loaded.vm);
         if (loaded.snap.state !== 'ready') throw invalidState(`The snapshot is ${loaded.snap.state}`, { state: loaded.snap.state });
         checkState('revert', loaded.vm);
         // Reverting to a running snapshot starts the VM: that is a start for the running quota.
@@ -199,7 +205,7 @@ export function createSnapshotsService(ctx: AppContext, vms: SnapshotVmPort, quo
         vm.uuid,
         { action: 'snapshot_revert', counter: restored, details: { snapshot_id: id, name: snap.name } },
         async () => {
-          await vms.driver.revertSnapshot(vm.uuid, snap.id);
+          await vms.driverFor(vm.host).revertSnapshot(vm.uuid, snap.id);
           await repo.updateSnapshot(db, id, { state: 'ready' });
         },
         async (err) => void (await repo.updateSnapshot(db, id, { state: 'ready', errorMessage: `revert failed: ${err.message}`.slice(0, 500) })),
@@ -216,12 +222,15 @@ export function createSnapshotsService(ctx: AppContext, vms: SnapshotVmPort, quo
      * what libvirt has; rows whose libvirt snapshot vanished are removed.
      */
     async reconcile(isBusy: (vmUuid: string) => boolean): Promise<void> {
-      if (vms.driver.status() !== 'connected') return;
       for (const vmUuid of await repo.vmsWithSnapshots(db)) {
         if (isBusy(vmUuid)) continue;
+        const host = await vms.hostOf(vmUuid);
+        // a host that is down (or unknown here) is left alone: nothing is concluded from silence
+        if (host === undefined || vms.driverFor(host).status() !== 'connected') continue;
+        const driver = vms.driverFor(host);
         let names: Set<string>;
         try {
-          names = new Set((await vms.driver.listSnapshots(vmUuid)).map((s) => s.name));
+          names = new Set((await driver.listSnapshots(vmUuid)).map((s) => s.name));
         } catch {
           continue; // domain missing or libvirt busy: the VM reconciler reports the VM itself
         }
@@ -244,7 +253,7 @@ export function createSnapshotsService(ctx: AppContext, vms: SnapshotVmPort, quo
               await repo.updateSnapshot(db, s.id, { state: 'ready' });
               break;
             case 'deleting':
-              if (exists) await vms.driver.deleteSnapshot(vmUuid, s.id);
+              if (exists) await driver.deleteSnapshot(vmUuid, s.id);
               await repo.deleteSnapshotRow(db, s.id);
               break;
           }

@@ -34,8 +34,10 @@ export { type TemplateSource, type CloneSource, noTemplates } from './vm-templat
 export { buildSeedFiles, checkUserData, hostnameFor, type CloudInitSpec, type SeedFiles } from './cloud-init.js';
 export { diskPathFor, seedPathFor } from './vm-lifecycle.js';
 
-/** Cluster lease of the VM reconciler of the default host. */
-export const RECONCILER_LEASE = 'loop:vm-reconciler:default';
+/** Cluster lease of the VM reconciler of a host (one leader per host across instances). */
+export const reconcilerLease = (host: string): string => `loop:vm-reconciler:${host}`;
+/** The default host's reconciler lease. */
+export const RECONCILER_LEASE = reconcilerLease('default');
 /** Cluster lease of the guest-address poller of the default host. */
 export const ADDRESSES_LEASE = 'loop:vm-addresses:default';
 
@@ -59,6 +61,8 @@ export interface VmAccess {
   exclusive<T>(uuid: string, fn: () => Promise<T>): Promise<T>;
   /** VmsService.createBatch: several VMs (ISO or template clones) all-or-nothing; see docs/architecture.md. */
   createBatch(req: FastifyRequest, actor: Principal, items: CreateVmInput[], opts?: CreateBatchOptions): Promise<VmRecord[]>;
+  /** The host a VM lives on (undefined: no such VM). */
+  hostOf(uuid: string): Promise<string | undefined>;
 }
 
 export interface VmModuleOptions {
@@ -89,7 +93,7 @@ export function registerVmModule(ctx: AppContext, opts: VmModuleOptions): Fastif
     await prepareDirs(ctx, disksDir);
     const rt: VmRuntime = {
       ctx,
-      driver: ctx.driver,
+      driverFor: (host) => ctx.hosts.registry.driverFor(host),
       disks: opts.disks,
       seeds: opts.seeds ?? createSeedIsos(),
       accel: opts.accel,
@@ -108,7 +112,7 @@ export function registerVmModule(ctx: AppContext, opts: VmModuleOptions): Fastif
       async refreshState(uuid) {
         const vm = await findVm(ctx.database.db, uuid);
         if (!vm) return;
-        const observed = vmStateOf(await ctx.driver.getState(uuid));
+        const observed = vmStateOf(await rt.driverFor(vm.host).getState(uuid));
         if (observed) await store.observe(vm, observed);
       },
       background: (uuid, op) => rt.background(uuid, op),
@@ -124,8 +128,9 @@ export function registerVmModule(ctx: AppContext, opts: VmModuleOptions): Fastif
         }
       },
       createBatch: (req, actor, items, o) => vms.createBatch(req, actor, items, o),
+      hostOf: async (uuid) => (await findVm(ctx.database.db, uuid))?.host,
     };
-    const sampler = createStatsSampler(ctx.driver);
+    const sampler = createStatsSampler((host) => rt.driverFor(host));
     const stats = {
       sample: async (vm: Parameters<typeof sampler.sample>[0]) => {
         try {
@@ -144,8 +149,8 @@ export function registerVmModule(ctx: AppContext, opts: VmModuleOptions): Fastif
     });
     ctx.events.setWatchAuthorizer(async (p, uuid) => vms.loadVmFor(p, uuid).then(() => true, () => false));
 
-    const unsubscribe = ctx.driver.subscribe((e) => {
-      store.applyEvent(e).catch((err: unknown) => ctx.log.warn({ err, event: e.type, vm: e.uuid }, 'applying a libvirt event failed'));
+    const unsubscribe = ctx.hosts.registry.subscribe((host, e) => {
+      store.applyEvent(e, host).catch((err: unknown) => ctx.log.warn({ err, event: e.type, vm: e.uuid }, 'applying a libvirt event failed'));
     });
 
     // Own stop signal: this plugin's onClose may run before the app-wide one.
@@ -160,12 +165,16 @@ export function registerVmModule(ctx: AppContext, opts: VmModuleOptions): Fastif
       log: ctx.log,
       metrics: ctx.metrics,
       tick: async () => {
-        if (await ctx.cluster.lead(RECONCILER_LEASE)) await reconciler.tick();
+        for (const host of ctx.hosts.registry.names()) {
+          if (!(await ctx.cluster.lead(reconcilerLease(host)))) continue;
+          // one unreachable host must not hold up the others' reconcile
+          await reconciler.tick(host).catch((err: unknown) => ctx.log.warn({ err, host }, 'reconcile of a host failed; retrying next tick'));
+        }
       },
     });
     // After a reconnect events may have been missed: reconcile, then give every client a snapshot.
-    const offConn = ctx.driver.onConnectionChange((s) => {
-      ctx.metrics.libvirtConnection.set({ host: 'default' }, s === 'connected' ? 1 : 0);
+    const offConn = ctx.hosts.registry.onConnectionChange((host, s) => {
+      ctx.metrics.libvirtConnection.set({ host }, s === 'connected' ? 1 : 0);
       if (s === 'connected') void reconcileLoop.kick().then(() => ctx.events.resyncAll());
     });
 

@@ -1,7 +1,7 @@
 // Guest addresses: asks libvirt (DHCP lease of a libvirt network, else the QEMU guest agent) for
 // the addresses of every running VM and records changes on the row, so the VM DTO, the list and
 // /ws/events show them without a libvirt call per request. A VM that is not running has none.
-import { isHypervisorError } from '../../hypervisor/index.js';
+import { isHypervisorError, type HypervisorDriver } from '../../hypervisor/index.js';
 import type { VmRuntime } from './vm-runtime.js';
 import type { VmStore } from './vm-store.js';
 import { listVmsInStates, writeAddresses } from './vms.repo.js';
@@ -11,16 +11,16 @@ export interface AddressPoller {
 }
 
 export function createAddressPoller(rt: VmRuntime, store: VmStore): AddressPoller {
-  const { ctx, driver } = rt;
+  const { ctx } = rt;
   const db = ctx.database.db;
   return {
     async tick() {
       for (const vm of await listVmsInStates(db, ['running', 'paused', 'stopped', 'error', 'missing'])) {
         if (ctx.shutdown.aborted) return;
-        let found: Awaited<ReturnType<typeof driver.guestAddresses>> = null;
+        let found: Awaited<ReturnType<HypervisorDriver['guestAddresses']>> = null;
         if (vm.state === 'running' || vm.state === 'paused') {
           try {
-            found = await driver.guestAddresses(vm.uuid);
+            found = await rt.driverFor(vm.host).guestAddresses(vm.uuid);
           } catch (e) {
             if (!isHypervisorError(e, 'not_found') && !isHypervisorError(e, 'invalid_state')) {
               ctx.log.debug({ err: e, vm: vm.uuid }, 'guest address query failed');

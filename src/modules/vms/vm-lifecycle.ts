@@ -19,7 +19,7 @@ export interface VmLifecycle {
   recoverCreate(vm: VmRecord): Promise<void>;
   teardown(vm: VmRecord, req?: AuditReq): Promise<void>;
   /** Asks libvirt what the VM is now (null: unknown / no domain). */
-  observedState(uuid: string): Promise<VmState | null>;
+  observedState(vm: Pick<VmRecord, 'uuid' | 'host'>): Promise<VmState | null>;
 }
 
 type AuditReq = Parameters<typeof audit>[1];
@@ -47,7 +47,8 @@ async function existsDomain(driver: HypervisorDriver, uuid: string): Promise<boo
 }
 
 export function createVmLifecycle(rt: VmRuntime, store: VmStore): VmLifecycle {
-  const { ctx, driver, disks, seeds } = rt;
+  const { ctx, disks, seeds } = rt;
+  const driverOf = (vm: Pick<VmRecord, 'host'>) => rt.driverFor(vm.host);
   const db = ctx.database.db;
   const timer = (action: string) => {
     const end = ctx.metrics.vmActionDuration.startTimer({ action });
@@ -57,9 +58,9 @@ export function createVmLifecycle(rt: VmRuntime, store: VmStore): VmLifecycle {
     };
   };
 
-  const observedState = async (uuid: string): Promise<VmState | null> => {
+  const observedState = async (vm: Pick<VmRecord, 'uuid' | 'host'>): Promise<VmState | null> => {
     try {
-      return vmStateOf(await driver.getState(uuid));
+      return vmStateOf(await driverOf(vm).getState(vm.uuid));
     } catch (e) {
       if (isHypervisorError(e, 'not_found')) return null;
       throw e;
@@ -67,6 +68,7 @@ export function createVmLifecycle(rt: VmRuntime, store: VmStore): VmLifecycle {
   };
 
   async function undoCreate(vm: VmRecord): Promise<void> {
+    const driver = driverOf(vm);
     if (await existsDomain(driver, vm.uuid)) {
       await driver.destroy(vm.uuid).catch(() => undefined);
       await driver.undefineDomain(vm.uuid);
@@ -104,13 +106,13 @@ export function createVmLifecycle(rt: VmRuntime, store: VmStore): VmLifecycle {
     let startError: string | null = null;
     if (vm.desiredState === 'running') {
       try {
-        const s = await driver.getState(vm.uuid);
-        if (s === 'shutoff') await driver.start(vm.uuid);
+        const s = await driverOf(vm).getState(vm.uuid);
+        if (s === 'shutoff') await driverOf(vm).start(vm.uuid);
       } catch (e) {
         startError = messageOf(e);
       }
     }
-    const observed = (await observedState(vm.uuid)) ?? 'stopped';
+    const observed = (await observedState(vm)) ?? 'stopped';
     const state: VmState = startError ? 'error' : observed;
     await store.write(vm.uuid, { state, errorMessage: startError ? `start failed: ${startError}` : null, ifStates: ['creating'] });
     await audit(db, req, { action: 'vm.create', targetType: 'vm', targetId: vm.uuid, result: startError ? 'failure' : 'success', details: { name: vm.name, started: vm.desiredState === 'running', ...(startError ? { error: startError } : {}) } });
@@ -126,7 +128,7 @@ export function createVmLifecycle(rt: VmRuntime, store: VmStore): VmLifecycle {
         await makeDisk(vm);
         const seedIsoPath = vm.cloudInit ? seedPathFor(rt.disksDir, vm.uuid) : null;
         if (seedIsoPath && vm.cloudInit) await seeds.create(seedIsoPath, buildSeedFiles(vm.uuid, vm.cloudInit));
-        await driver.defineDomain({
+        await driverOf(vm).defineDomain({
           uuid: vm.uuid,
           title: vm.name,
           vcpus: vm.vcpus,
@@ -148,7 +150,7 @@ export function createVmLifecycle(rt: VmRuntime, store: VmStore): VmLifecycle {
     },
 
     async recoverCreate(vm) {
-      if (await existsDomain(driver, vm.uuid)) {
+      if (await existsDomain(driverOf(vm), vm.uuid)) {
         ctx.log.info({ vm: vm.uuid }, 'finishing a VM creation interrupted by a restart');
         await finishCreate(vm);
       } else {
@@ -160,7 +162,8 @@ export function createVmLifecycle(rt: VmRuntime, store: VmStore): VmLifecycle {
     async teardown(vm, req) {
       const done = timer('delete');
       try {
-        const s = await observedState(vm.uuid);
+        const driver = driverOf(vm);
+        const s = await observedState(vm);
         if (s !== null && s !== 'stopped') await driver.destroy(vm.uuid).catch((e: unknown) => {
           if (!isHypervisorError(e, 'invalid_state')) throw e; // already off
         });

@@ -5,6 +5,8 @@
 // - any other row → libvirt's observed state, written only if no newer write happened meanwhile
 //   (rows are read BEFORE libvirt is asked, and written with the version read);
 // - a limen-* domain without a row → an orphan: logged and listed for admins, left alone.
+// One pass covers one host (its rows, its domains); a host that cannot be listed is skipped
+// whole, so an unreachable host's VMs keep their last known state (host_reachable: false).
 import { uuidFromDomainName, type DomainSummary } from '../../hypervisor/index.js';
 import type { VmLifecycle } from './vm-lifecycle.js';
 import { vmLockKey, type VmRuntime } from './vm-runtime.js';
@@ -13,20 +15,20 @@ import type { VmStore } from './vm-store.js';
 import { listVms } from './vms.repo.js';
 
 export interface VmReconciler {
-  tick(): Promise<void>;
+  tick(host: string): Promise<void>;
   orphans(): DomainSummary[];
 }
 
 export function createVmReconciler(rt: VmRuntime, store: VmStore, lifecycle: VmLifecycle): VmReconciler {
-  const { ctx, driver } = rt;
-  let orphans: DomainSummary[] = [];
+  const { ctx } = rt;
+  const orphansByHost = new Map<string, DomainSummary[]>();
 
   return {
-    orphans: () => orphans,
-    async tick() {
-      const rows = await listVms(ctx.database.db);
+    orphans: () => [...orphansByHost.values()].flat(),
+    async tick(host) {
+      const rows = (await listVms(ctx.database.db)).filter((r) => r.host === host);
       // throws when libvirt is down: the tick fails, nothing is marked missing on a blind guess
-      const domains = await driver.listDomains();
+      const domains = await rt.driverFor(host).listDomains();
       const byUuid = new Map(domains.map((d) => [d.uuid, d]));
       const known = new Set(rows.map((r) => r.uuid));
 
@@ -62,9 +64,9 @@ export function createVmReconciler(rt: VmRuntime, store: VmStore, lifecycle: VmL
         const uuid = uuidFromDomainName(d.name);
         return uuid !== null && !known.has(uuid);
       });
-      const before = new Set(orphans.map((o) => o.uuid));
-      for (const o of found) if (!before.has(o.uuid)) ctx.log.warn({ domain: o.name, state: o.state }, 'orphan LIMEN domain without a VM row (left untouched)');
-      orphans = found;
+      const before = new Set((orphansByHost.get(host) ?? []).map((o) => o.uuid));
+      for (const o of found) if (!before.has(o.uuid)) ctx.log.warn({ domain: o.name, state: o.state, host }, 'orphan LIMEN domain without a VM row (left untouched)');
+      orphansByHost.set(host, found);
       store.refreshGauge();
     },
   };

@@ -7,7 +7,8 @@ import type { EventHub } from '../events/index.js';
 
 export interface VmRuntime {
   ctx: AppContext;
-  driver: HypervisorDriver;
+  /** The driver of a VM's host (ctx.hosts.registry): every libvirt call addresses the VM's own host. */
+  driverFor(host: string): HypervisorDriver;
   disks: DiskImages;
   /** cloud-init NoCloud seed ISOs of VMs made from cloud-image templates */
   seeds: SeedIsos;

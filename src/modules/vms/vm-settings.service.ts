@@ -41,7 +41,7 @@ const appliedOf = (e: ChangeEffect): Applied => (e === 'live' ? 'live' : 'next_b
 const combine = (a: Applied | null, b: Applied): Applied => (a === 'next_boot' || b === 'next_boot' ? 'next_boot' : 'live');
 
 export function createVmSettingsService(rt: VmRuntime, store: VmStore, vms: VmsService): VmSettingsService {
-  const { ctx, driver, disks } = rt;
+  const { ctx, disks } = rt;
   const db = ctx.database.db;
 
   return {
@@ -68,14 +68,14 @@ export function createVmSettingsService(rt: VmRuntime, store: VmStore, vms: VmsS
           let applied: Applied | null = null;
           const pending: PendingChanges = { ...vm.pendingChanges };
           if (next.vcpus !== vm.vcpus) {
-            const a = appliedOf(await driver.setVcpus(uuid, next.vcpus));
+            const a = appliedOf(await rt.driverFor(vm.host).setVcpus(uuid, next.vcpus));
             applied = combine(applied, a);
             edit.vcpus = next.vcpus;
             if (a === 'next_boot' && vm.state !== 'stopped') pending.vcpus = next.vcpus;
             else delete pending.vcpus;
           }
           if (next.memoryMb !== vm.memoryMb) {
-            const a = appliedOf(await driver.setMemory(uuid, next.memoryMb));
+            const a = appliedOf(await rt.driverFor(vm.host).setMemory(uuid, next.memoryMb));
             applied = combine(applied, a);
             edit.memoryMb = next.memoryMb;
             if (a === 'next_boot' && vm.state !== 'stopped') pending.memory_mb = next.memoryMb;
@@ -112,7 +112,7 @@ export function createVmSettingsService(rt: VmRuntime, store: VmStore, vms: VmsS
           // for update: an admin deleting this ISO concurrently waits for us, then sees it attached
           const iso = isoId ? await findIso(tx, isoId, { forUpdate: true }) : null;
           if (isoId && !iso) throw validationFailed('iso', 'unknown ISO id');
-          const effect = await driver.changeMedia(uuid, iso ? isoPathOf(ctx.config.isoDir, iso) : null);
+          const effect = await rt.driverFor(vm.host).changeMedia(uuid, iso ? isoPathOf(ctx.config.isoDir, iso) : null);
           const updated = (await updateVm(tx, uuid, { isoId: iso?.id ?? null }))!;
           const applied = appliedOf(effect);
           await audit(tx, req, { action: 'vm.media', targetType: 'vm', targetId: uuid, result: 'success', details: { iso: iso?.id ?? null, name: iso?.name ?? null, applied } });
@@ -133,7 +133,7 @@ export function createVmSettingsService(rt: VmRuntime, store: VmStore, vms: VmsS
         const r = await inTransaction(db, async (tx) => {
           const vm = await vms.loadVmFor(principal, uuid, { tx, forUpdate: true });
           checkEdit(vm.state, 'change the boot order of');
-          const applied = appliedOf(await driver.setBootOrder(uuid, bootOrder));
+          const applied = appliedOf(await rt.driverFor(vm.host).setBootOrder(uuid, bootOrder));
           const updated = (await updateVm(tx, uuid, { bootOrder }))!;
           await audit(tx, req, { action: 'vm.boot_order', targetType: 'vm', targetId: uuid, result: 'success', details: { boot_order: bootOrder, applied } });
           return { vm: updated, applied };

@@ -39,7 +39,7 @@ export interface StatsSampler {
   prune(keep: Set<string>): void;
 }
 
-export function createStatsSampler(driver: HypervisorDriver, opts: { firstGapMs?: number } = {}): StatsSampler {
+export function createStatsSampler(driverFor: (host: string) => HypervisorDriver, opts: { firstGapMs?: number } = {}): StatsSampler {
   const last = new Map<string, DomainStats>();
   const idle = (vm: VmRecord, at: Date): VmStatsView => ({
     uuid: vm.uuid,
@@ -60,6 +60,7 @@ export function createStatsSampler(driver: HypervisorDriver, opts: { firstGapMs?
         return idle(vm, new Date());
       }
       try {
+        const driver = driverFor(vm.host);
         let prev = last.get(vm.uuid);
         let cur = await driver.domainStats(vm.uuid);
         if (!prev || cur.at.getTime() - prev.at.getTime() > 120_000) {

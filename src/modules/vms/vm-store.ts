@@ -16,7 +16,8 @@ export interface VmStore {
   /** Records what libvirt says a VM is now, unless a newer write got there first. */
   observe(vm: VmRecord, observed: VmState, message?: string | null): Promise<VmRecord | undefined>;
   publish(type: VmEventType, vm: VmRecord): void;
-  applyEvent(e: DomainEvent): Promise<void>;
+  /** A domain event from `host`: ignored unless the VM lives there (a migration's leftover on the source is not the VM). */
+  applyEvent(e: DomainEvent, host: string): Promise<void>;
   /** Recomputes vm_total from the database (debounced). */
   refreshGauge(): void;
 }
@@ -67,12 +68,12 @@ export function createVmStore(rt: Omit<VmRuntime, 'store'>): VmStore {
     observe,
     publish,
     refreshGauge,
-    async applyEvent(e) {
+    async applyEvent(e, host) {
       if (!uuidFromDomainName(e.name)) return;
       const observed = vmStateOfEvent(e.type);
       if (observed === null) return;
       const vm = await findVm(db, e.uuid);
-      if (!vm) return; // an orphan: the reconciler reports it
+      if (!vm || vm.host !== host) return; // an orphan (the reconciler reports it) or another host's domain
       // An event observed before the row's last write (e.g. the poll saw 'paused' just before an
       // inline resume landed) is stale: a slower observation never overwrites a newer state.
       if (e.at.getTime() < vm.updatedAt.getTime()) return;

@@ -71,11 +71,14 @@ export interface VmsService {
 }
 
 export function createVmsService(rt: VmRuntime, store: VmStore, lifecycle: VmLifecycle): VmsService {
-  const { ctx, driver } = rt;
+  const { ctx } = rt;
   const db = ctx.database.db;
 
-  const requireHypervisor = (): void => {
-    if (driver.status() !== 'connected') throw unavailable('The hypervisor is not connected; try again shortly');
+  const driverOf = (vm: VmRecord) => rt.driverFor(vm.host);
+
+  /** Refuses before anything is written when the VM's host cannot be reached right now. */
+  const requireHost = (vm: VmRecord): void => {
+    if (!ctx.hosts.registry.isUp(vm.host)) throw unavailable(`The VM's hypervisor host (${vm.host}) is not reachable; try again shortly`);
   };
 
   async function loadVmFor(principal: Principal, uuid: string, opts: { tx?: Tx; forUpdate?: boolean } = {}): Promise<VmRecord> {
@@ -104,6 +107,7 @@ export function createVmsService(rt: VmRuntime, store: VmStore, lifecycle: VmLif
   async function acceptAction(req: FastifyRequest, principal: Principal, uuid: string, action: VmAction) {
     return inTransaction(db, async (tx) => {
       const vm = await loadVmFor(principal, uuid, { tx, forUpdate: true });
+      requireHost(vm);
       const plan = planAction(vm.state, action);
       if (action === 'start') await runPolicies(ctx.vmPolicies, 'beforeStart', tx, { actor: principal, vm });
       let next = vm;
@@ -120,6 +124,7 @@ export function createVmsService(rt: VmRuntime, store: VmStore, lifecycle: VmLif
     const end = ctx.metrics.vmActionDuration.startTimer({ action });
     let result: 'success' | 'failure' = 'success';
     try {
+      const driver = driverOf(vm);
       if (action === 'start') await driver.start(vm.uuid);
       else if (action === 'stop') await driver.destroy(vm.uuid);
       else if (action === 'shutdown') {
@@ -136,7 +141,7 @@ export function createVmsService(rt: VmRuntime, store: VmStore, lifecycle: VmLif
     } catch (e) {
       result = 'failure';
       ctx.log.warn({ err: e, vm: vm.uuid, action }, 'VM action failed');
-      const observed = await lifecycleState(vm.uuid);
+      const observed = await lifecycleState(vm);
       await store.write(vm.uuid, { state: observed ?? 'error', errorMessage: `${action} failed: ${e instanceof Error ? e.message : String(e)}`, ifVersion: vm.stateVersion });
     } finally {
       end({ result });
@@ -144,7 +149,7 @@ export function createVmsService(rt: VmRuntime, store: VmStore, lifecycle: VmLif
     }
   }
 
-  const lifecycleState = (uuid: string) => lifecycle.observedState(uuid).catch(() => null);
+  const lifecycleState = (vm: VmRecord) => lifecycle.observedState(vm).catch(() => null);
 
   /** Sizes, template and cloud-init of one item, resolved inside the creating transaction. */
   async function planItem(tx: Tx, principal: Principal, input: CreateVmInput, uuid: string): Promise<NewVm> {
@@ -177,7 +182,9 @@ export function createVmsService(rt: VmRuntime, store: VmStore, lifecycle: VmLif
       ...sizes,
       isoId: input.iso ?? null,
       bootOrder: input.iso ? ['cdrom', 'hd'] : ['hd', 'cdrom'],
-      host: 'default',
+      // placement: UNAVAILABLE when no active host is reachable; the capacity guard (a policy) then
+      // locks the host's row. Earlier items of a batch are rows already, so a batch spreads too.
+      host: await ctx.hosts.place(tx, { vcpus: sizes.vcpus, memoryMb: sizes.memoryMb }),
       desiredState: input.start ? 'running' : 'stopped',
       diskPath: diskPathFor(rt.disksDir, uuid),
       templateId: template?.id ?? null,
@@ -190,7 +197,6 @@ export function createVmsService(rt: VmRuntime, store: VmStore, lifecycle: VmLif
     return tracked(req, 'create', null, async () => {
       if (items.length === 0) throw validationFailed('items', 'nothing to create');
       if (items.length > MAX_BATCH) throw validationFailed('items', `at most ${MAX_BATCH} VMs per batch`);
-      requireHypervisor();
       const uuids = items.map(() => randomUUID());
       // Claimed before the rows exist, so no instance's reconciler can take a fresh `creating`
       // row for the leftover of a crash between our commit and the provisioning start.
@@ -243,9 +249,9 @@ export function createVmsService(rt: VmRuntime, store: VmStore, lifecycle: VmLif
 
     remove: (req, principal, uuid, opts = {}) => {
       const run = async () => {
-        requireHypervisor();
         const vm = await inTransaction(db, async (tx) => {
           const found = await loadVmFor(principal, uuid, { tx, forUpdate: true });
+          requireHost(found);
           checkDelete(found.state);
           const next = (await store.write(uuid, { state: 'deleting', desiredState: 'deleted', errorMessage: null }, tx))!;
           await audit(tx, req, { action: 'vm.delete', targetType: 'vm', targetId: uuid, result: 'success', details: { name: found.name, from: found.state, phase: 'accepted' } });
@@ -267,7 +273,6 @@ export function createVmsService(rt: VmRuntime, store: VmStore, lifecycle: VmLif
 
     action: (req, principal, uuid, action) =>
       tracked(req, action, uuid, async () => {
-        requireHypervisor();
         const { vm, next, plan } = await acceptAction(req, principal, uuid, action);
         if (plan.mode === 'background') {
           store.publish('vm.state', next);
@@ -276,6 +281,7 @@ export function createVmsService(rt: VmRuntime, store: VmStore, lifecycle: VmLif
         }
         // a failure here propagates to tracked(), which counts and audits it
         const end = ctx.metrics.vmActionDuration.startTimer({ action });
+        const driver = driverOf(vm);
         if (action === 'pause') await driver.suspend(uuid);
         else if (action === 'resume') await driver.resume(uuid);
         else if (action === 'reboot') await driver.reboot(uuid);
