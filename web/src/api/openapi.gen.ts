@@ -32,6 +32,11 @@ export interface paths {
                             /** Format: date-time */
                             time: string;
                             version: string;
+                            hosts: {
+                                name: string;
+                                state: "active" | "draining" | "unknown";
+                                status: "connected" | "disconnected" | "simulated";
+                            }[];
                         };
                     };
                 };
@@ -48,6 +53,11 @@ export interface paths {
                             /** Format: date-time */
                             time: string;
                             version: string;
+                            hosts: {
+                                name: string;
+                                state: "active" | "draining" | "unknown";
+                                status: "connected" | "disconnected" | "simulated";
+                            }[];
                         };
                     };
                 };
@@ -1203,6 +1213,310 @@ export interface paths {
         put?: never;
         post?: never;
         /** Delete an ISO (refused while attached to a VM) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/hosts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List hypervisor hosts with capacity, allocation and connection state */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                id: string;
+                                name: string;
+                                uri: string;
+                                state: "active" | "draining";
+                                status: "connected" | "disconnected";
+                                reachable: boolean;
+                                simulated: boolean;
+                                capacity: {
+                                    vcpus: number;
+                                    memory_mb: number;
+                                    disk_gb: number | null;
+                                } | null;
+                                overcommit: {
+                                    cpu: number;
+                                    memory: number;
+                                };
+                                allocatable: {
+                                    vcpus: number;
+                                    memory_mb: number;
+                                } | null;
+                                allocated: {
+                                    vms: number;
+                                    vcpus: number;
+                                    memory_mb: number;
+                                    disk_gb: number;
+                                };
+                                /** Format: date-time */
+                                last_seen_at: string | null;
+                                /** Format: date-time */
+                                created_at: string;
+                            }[];
+                            total: number;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Add a hypervisor host (its libvirt URI must answer) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name: string;
+                        uri: string;
+                        cpu_overcommit?: number;
+                        memory_overcommit?: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            uri: string;
+                            state: "active" | "draining";
+                            status: "connected" | "disconnected";
+                            reachable: boolean;
+                            simulated: boolean;
+                            capacity: {
+                                vcpus: number;
+                                memory_mb: number;
+                                disk_gb: number | null;
+                            } | null;
+                            overcommit: {
+                                cpu: number;
+                                memory: number;
+                            };
+                            allocatable: {
+                                vcpus: number;
+                                memory_mb: number;
+                            } | null;
+                            allocated: {
+                                vms: number;
+                                vcpus: number;
+                                memory_mb: number;
+                                disk_gb: number;
+                            };
+                            /** Format: date-time */
+                            last_seen_at: string | null;
+                            /** Format: date-time */
+                            created_at: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/hosts/{id}/drain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Drain a host: it keeps its VMs and gets no new ones */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            uri: string;
+                            state: "active" | "draining";
+                            status: "connected" | "disconnected";
+                            reachable: boolean;
+                            simulated: boolean;
+                            capacity: {
+                                vcpus: number;
+                                memory_mb: number;
+                                disk_gb: number | null;
+                            } | null;
+                            overcommit: {
+                                cpu: number;
+                                memory: number;
+                            };
+                            allocatable: {
+                                vcpus: number;
+                                memory_mb: number;
+                            } | null;
+                            allocated: {
+                                vms: number;
+                                vcpus: number;
+                                memory_mb: number;
+                                disk_gb: number;
+                            };
+                            /** Format: date-time */
+                            last_seen_at: string | null;
+                            /** Format: date-time */
+                            created_at: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/hosts/{id}/undrain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Return a drained host to placement */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            uri: string;
+                            state: "active" | "draining";
+                            status: "connected" | "disconnected";
+                            reachable: boolean;
+                            simulated: boolean;
+                            capacity: {
+                                vcpus: number;
+                                memory_mb: number;
+                                disk_gb: number | null;
+                            } | null;
+                            overcommit: {
+                                cpu: number;
+                                memory: number;
+                            };
+                            allocatable: {
+                                vcpus: number;
+                                memory_mb: number;
+                            } | null;
+                            allocated: {
+                                vms: number;
+                                vcpus: number;
+                                memory_mb: number;
+                                disk_gb: number;
+                            };
+                            /** Format: date-time */
+                            last_seen_at: string | null;
+                            /** Format: date-time */
+                            created_at: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/hosts/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove a host (refused while VMs are on it) */
         delete: {
             parameters: {
                 query?: never;
