@@ -75,7 +75,7 @@ export interface TestAppOptions {
   slowRequestLimits?: AppDeps['slowRequestLimits'];
   /** Driver for hosts added through the hosts API (default: libvirt's for the URI). */
   createHostDriver?: AppDeps['createHostDriver'];
-  /** Host watchdog period (default here 1 s). */
+  /** Host watchdog period (default 5 s). */
   hostWatchEveryMs?: number;
   /** Called before app.ready(): add test-only routes here. */
   beforeReady?: (app: App) => void | Promise<void>;
@@ -111,7 +111,7 @@ export async function buildTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     consoleVmAccess: opts.consoleVmAccess,
     snapshotScheduler: opts.snapshotScheduler,
     slowRequestLimits: opts.slowRequestLimits,
-    hostWatchEveryMs: opts.hostWatchEveryMs ?? 1_000,
+    hostWatchEveryMs: opts.hostWatchEveryMs,
     createHostDriver: opts.createHostDriver,
   });
   await opts.beforeReady?.(app);

@@ -174,7 +174,8 @@ export function createHostsService(ctx: AppContext, opts: HostsServiceOptions) {
         .filter((h) => h.name !== DEFAULT_HOST)
         .map((h) => {
           const driver = registry.has(h.name) ? registry.driverFor(h.name) : undefined;
-          return { name: h.name, state: h.state, simulated: driver?.kind === 'test', ping: (ms: number) => driver?.ping(ms) ?? Promise.resolve(false) };
+          // the connection's own state: the watchdog pings, health stays cheap and never drops a connection
+          return { name: h.name, state: h.state, simulated: driver?.kind === 'test', ping: () => Promise.resolve(driver?.status() === 'connected') };
         });
     },
 
@@ -206,7 +207,11 @@ export function createHostsService(ctx: AppContext, opts: HostsServiceOptions) {
         rows.map(async (h) => {
           if (!registry.has(h.name)) return;
           const driver = registry.driverFor(h.name);
-          const ok = await driver.ping(2000);
+          // A dead daemon or socket is seen by the driver itself (its event poll fails and it
+          // drops the connection). The default host is pinged by the dependency probe already;
+          // other hosts get a generous ping too, for a host that hangs without closing anything
+          // (a short timeout would drop healthy connections on a busy machine).
+          const ok = driver.status() === 'connected' && (h.name === DEFAULT_HOST || (await driver.ping(10_000)));
           ctx.metrics.libvirtConnection.set({ host: h.name }, ok ? 1 : 0);
           if (await repo.recordReachable(db, h.name, ok)) {
             changed = true;

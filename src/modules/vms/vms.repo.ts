@@ -9,6 +9,12 @@ import type { CloudInitSpec } from './cloud-init.js';
 export type CloneMode = 'linked' | 'full';
 export type IpSource = 'lease' | 'agent';
 
+/**
+ * Every column plus the VM's host's last reachability verdict (hosts.reachable, written by the
+ * host watchdog): one scalar subquery, so reads and RETURNING clauses carry it alike.
+ */
+const VM_COLUMNS = sql.raw('*, (select h.reachable from hosts h where h.name = vms.host) as host_reachable');
+
 export interface PendingChanges {
   vcpus?: number;
   memory_mb?: number;
@@ -24,6 +30,8 @@ export interface VmRecord {
   isoId: string | null;
   bootOrder: BootDevice[];
   host: string;
+  /** false while the VM's host is unreachable (its state is the last one known) */
+  hostReachable: boolean;
   state: VmState;
   desiredState: DesiredState;
   stateVersion: number;
@@ -53,6 +61,7 @@ interface Row {
   iso_id: string | null;
   boot_order: BootDevice[] | string;
   host: string;
+  host_reachable?: boolean | null;
   state: VmState;
   desired_state: DesiredState;
   state_version: string | number;
@@ -82,6 +91,7 @@ function toRecord(r: Row): VmRecord {
     isoId: r.iso_id,
     bootOrder: json<BootDevice[]>(r.boot_order, ['cdrom', 'hd']),
     host: r.host,
+    hostReachable: r.host_reachable !== false,
     state: r.state,
     desiredState: r.desired_state,
     stateVersion: Number(r.state_version),
@@ -126,7 +136,7 @@ export async function insertVm(db: Queryable, v: NewVm): Promise<VmRecord> {
         template_id, backing_template_id, clone_mode, cloud_init)
       values (${v.uuid}, ${v.ownerId}, ${v.name}, ${v.vcpus}, ${v.memoryMb}, ${v.diskGb}, ${v.isoId}, ${JSON.stringify(v.bootOrder)}::jsonb,
         ${v.host}, 'creating', ${v.desiredState}, ${v.diskPath}, ${v.templateId ?? null}, ${backing}, ${v.cloneMode ?? null}, ${cloud}::jsonb)
-      returning *`,
+      returning ${VM_COLUMNS}`,
   );
   return toRecord(r!);
 }
@@ -142,28 +152,28 @@ export async function writeAddresses(db: Queryable, uuid: string, addresses: str
     db,
     sql`update vms set ip_addresses = ${JSON.stringify(addresses)}::jsonb, ip_source = ${source}, ip_checked_at = now()
       where uuid = ${uuid} and (ip_addresses <> ${JSON.stringify(addresses)}::jsonb or ip_source is distinct from ${source})
-      returning *`,
+      returning ${VM_COLUMNS}`,
   );
   return r ? toRecord(r) : undefined;
 }
 
 export async function findVm(db: Queryable, uuid: string, opts: { forUpdate?: boolean } = {}): Promise<VmRecord | undefined> {
   const r = opts.forUpdate
-    ? await queryOne<Row>(db, sql`select * from vms where uuid = ${uuid} for update`)
-    : await queryOne<Row>(db, sql`select * from vms where uuid = ${uuid}`);
+    ? await queryOne<Row>(db, sql`select ${VM_COLUMNS} from vms where uuid = ${uuid} for update`)
+    : await queryOne<Row>(db, sql`select ${VM_COLUMNS} from vms where uuid = ${uuid}`);
   return r ? toRecord(r) : undefined;
 }
 
 export async function listVms(db: Queryable, ownerId?: string): Promise<VmRecord[]> {
   const rows = ownerId
-    ? await queryRows<Row>(db, sql`select * from vms where owner_id = ${ownerId} order by created_at, uuid`)
-    : await queryRows<Row>(db, sql`select * from vms order by created_at, uuid`);
+    ? await queryRows<Row>(db, sql`select ${VM_COLUMNS} from vms where owner_id = ${ownerId} order by created_at, uuid`)
+    : await queryRows<Row>(db, sql`select ${VM_COLUMNS} from vms order by created_at, uuid`);
   return rows.map(toRecord);
 }
 
 export async function listVmsInStates(db: Queryable, states: readonly VmState[]): Promise<VmRecord[]> {
   const list = sql.join(states.map((s) => sql`${s}`), sql`, `);
-  return (await queryRows<Row>(db, sql`select * from vms where state in (${list}) order by created_at`)).map(toRecord);
+  return (await queryRows<Row>(db, sql`select ${VM_COLUMNS} from vms where state in (${list}) order by created_at`)).map(toRecord);
 }
 
 export async function countVmsOf(db: Queryable, ownerId: string): Promise<number> {
@@ -202,7 +212,7 @@ export async function writeState(db: Queryable, uuid: string, w: StateWrite): Pr
         pending_changes = ${w.clearPending ? sql`'{}'::jsonb` : sql`pending_changes`},
         state_version = state_version + 1, updated_at = now()
       where ${sql.join(guards, sql` and `)}
-      returning *`,
+      returning ${VM_COLUMNS}`,
   );
   return r ? toRecord(r) : undefined;
 }
@@ -228,7 +238,7 @@ export async function updateVm(db: Queryable, uuid: string, e: VmEdit): Promise<
   if (e.bootOrder !== undefined) sets.push(sql`boot_order = ${JSON.stringify(e.bootOrder)}::jsonb`);
   if (e.pendingChanges !== undefined) sets.push(sql`pending_changes = ${JSON.stringify(e.pendingChanges)}::jsonb`);
   if (e.errorMessage !== undefined) sets.push(sql`error_message = ${e.errorMessage}`);
-  const r = await queryOne<Row>(db, sql`update vms set ${sql.join(sets, sql`, `)} where uuid = ${uuid} returning *`);
+  const r = await queryOne<Row>(db, sql`update vms set ${sql.join(sets, sql`, `)} where uuid = ${uuid} returning ${VM_COLUMNS}`);
   return r ? toRecord(r) : undefined;
 }
 

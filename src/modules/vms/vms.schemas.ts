@@ -19,6 +19,8 @@ export const VmDto = Type.Object({
   boot_order: Type.Array(BootDeviceT),
   owner_id: Uuid,
   host: Type.String(),
+  /** false while the VM's hypervisor host is unreachable: `state` is then the last one known */
+  host_reachable: Type.Boolean(),
   error_message: Type.Union([Type.String(), Type.Null()]),
   /** accepted while running; the guest sees them after its next power cycle */
   pending_changes: Type.Object({ vcpus: Type.Optional(Type.Integer()), memory_mb: Type.Optional(Type.Integer()) }),
@@ -50,6 +52,7 @@ export function toVmDto(v: VmRecord) {
     boot_order: v.bootOrder,
     owner_id: v.ownerId,
     host: v.host,
+    host_reachable: v.hostReachable,
     error_message: v.errorMessage,
     pending_changes: {
       ...(v.pendingChanges.vcpus !== undefined ? { vcpus: v.pendingChanges.vcpus } : {}),

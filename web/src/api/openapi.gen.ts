@@ -1887,6 +1887,7 @@ export interface paths {
                                 /** Format: uuid */
                                 owner_id: string;
                                 host: string;
+                                host_reachable: boolean;
                                 error_message: string | null;
                                 pending_changes: {
                                     vcpus?: number;
@@ -1958,6 +1959,7 @@ export interface paths {
                             /** Format: uuid */
                             owner_id: string;
                             host: string;
+                            host_reachable: boolean;
                             error_message: string | null;
                             pending_changes: {
                                 vcpus?: number;
@@ -2043,6 +2045,7 @@ export interface paths {
                                 /** Format: uuid */
                                 owner_id: string;
                                 host: string;
+                                host_reachable: boolean;
                                 error_message: string | null;
                                 pending_changes: {
                                     vcpus?: number;
@@ -2112,6 +2115,7 @@ export interface paths {
                             /** Format: uuid */
                             owner_id: string;
                             host: string;
+                            host_reachable: boolean;
                             error_message: string | null;
                             pending_changes: {
                                 vcpus?: number;
@@ -2168,6 +2172,7 @@ export interface paths {
                             /** Format: uuid */
                             owner_id: string;
                             host: string;
+                            host_reachable: boolean;
                             error_message: string | null;
                             pending_changes: {
                                 vcpus?: number;
@@ -2234,6 +2239,7 @@ export interface paths {
                                 /** Format: uuid */
                                 owner_id: string;
                                 host: string;
+                                host_reachable: boolean;
                                 error_message: string | null;
                                 pending_changes: {
                                     vcpus?: number;
@@ -2307,6 +2313,7 @@ export interface paths {
                             /** Format: uuid */
                             owner_id: string;
                             host: string;
+                            host_reachable: boolean;
                             error_message: string | null;
                             pending_changes: {
                                 vcpus?: number;
@@ -2585,6 +2592,7 @@ export interface paths {
                                 /** Format: uuid */
                                 owner_id: string;
                                 host: string;
+                                host_reachable: boolean;
                                 error_message: string | null;
                                 pending_changes: {
                                     vcpus?: number;
@@ -3942,6 +3950,7 @@ export interface paths {
                                 /** Format: uuid */
                                 owner_id: string;
                                 host: string;
+                                host_reachable: boolean;
                                 error_message: string | null;
                                 pending_changes: {
                                     vcpus?: number;
