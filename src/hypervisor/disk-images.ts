@@ -53,6 +53,17 @@ function checkSize(sizeGb: number): void {
   if (!Number.isInteger(sizeGb) || sizeGb < 1 || sizeGb > 65536) throw new HypervisorError('operation_failed', 'disk size must be an integer number of GiB');
 }
 
+/** Removes exactly this file; false when it did not exist. */
+export async function unlinkIfExists(path: string): Promise<boolean> {
+  try {
+    await unlink(path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+}
+
 /** `qemu-img info --output=json` → DiskInfo (pure). */
 export function parseImageInfo(json: string): DiskInfo {
   const j = JSON.parse(json) as {
@@ -148,13 +159,7 @@ export function createDiskImages(opts: DiskImagesOptions = {}): DiskImages {
     },
     async deleteDisk(path) {
       checkPath(path);
-      try {
-        await unlink(path);
-        return true;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-        throw e;
-      }
+      return unlinkIfExists(path);
     },
     async resizeDisk(path, sizeGb) {
       checkPath(path);

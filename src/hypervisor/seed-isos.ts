@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { HypervisorError } from './errors.js';
 import { withTimeout } from './timeout.js';
+import { unlinkIfExists } from './disk-images.js';
 
 export const SEED_VOLUME_ID = 'cidata';
 
@@ -52,13 +53,7 @@ export function createSeedIsos(opts: { genisoimage?: string; timeoutMs?: number 
     },
     async remove(path) {
       checkPath(path);
-      try {
-        await unlink(path);
-        return true;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-        throw e;
-      }
+      return unlinkIfExists(path);
     },
   };
 }
