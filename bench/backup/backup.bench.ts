@@ -10,12 +10,18 @@
 // ext4 filesystem. Backup and restore fsync what they write (an archive is only listed once it is
 // durable) and cp does not, so `cp + fsync of the copy` is measured too and reported beside it.
 //
+// Two disks, both 2 GiB apparent size: `random` (every byte data: the worst case, nothing to skip)
+// and `sparse` (64 extents of 4 MiB of random data spread over the 2 GiB, the rest holes: what a
+// raw VM disk mostly looks like). `cp` (coreutils ≥ 9.1: copy_file_range, and SEEK_HOLE so a
+// sparse file's holes are not copied) runs on the same file in the same round. Throughput is
+// apparent size ÷ time for every figure, so the sparse ratios compare like with like.
+//
 // Rounds: BENCH_BACKUP_ROUNDS (default 3), medians reported. Disk: BENCH_BACKUP_DIR (default
 // $TMPDIR/limen-bench-backup). The machine is shared: the 1-minute load is in the summary.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { loadConfig } from '../../src/config/config.js';
 import { openDatabase } from '../../src/platform/db/db.js';
@@ -50,17 +56,39 @@ function sh(cmd: string, ...args: string[]): void {
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal})`);
 }
 
+/** 64 extents of 4 MiB random data, one every 32 MiB (2 MiB in), in a 2 GiB file of holes. */
+function makeSparse(file: string): void {
+  const extent = 4 * 1024 * 1024;
+  const every = 32 * 1024 * 1024;
+  sh('truncate', '-s', String(SIZE), file);
+  for (let at = 0; at < SIZE; at += every) {
+    sh('dd', 'if=/dev/urandom', `of=${file}`, `bs=${extent}`, 'count=1', `seek=${(at + 2 * 1024 * 1024) / extent}`, 'conv=notrunc', 'status=none', 'iflag=fullblock');
+  }
+}
+
+interface Times {
+  cp: number[];
+  cpSync: number[];
+  backup: number[];
+  restore: number[];
+}
+
 async function main(): Promise<void> {
   mkdirSync(base, { recursive: true });
   const srcData = join(base, 'source');
-  const disk = join(srcData, 'disks', 'bench-disk.raw');
   mkdirSync(join(srcData, 'disks'), { recursive: true });
-  if (!existsSync(disk) || statSync(disk).size !== SIZE) {
-    console.log(`writing ${SIZE} random bytes to ${disk} (once)`);
-    sh('dd', 'if=/dev/urandom', `of=${disk}`, 'bs=8M', `count=${SIZE / (8 * 1024 * 1024)}`, 'status=none', 'iflag=fullblock');
+  const disks = { random: join(srcData, 'disks', 'bench-disk.raw'), sparse: join(srcData, 'disks', 'bench-sparse.raw') };
+  if (!existsSync(disks.random) || statSync(disks.random).size !== SIZE) {
+    console.log(`writing ${SIZE} random bytes to ${disks.random} (once)`);
+    sh('dd', 'if=/dev/urandom', `of=${disks.random}`, 'bs=8M', `count=${SIZE / (8 * 1024 * 1024)}`, 'status=none', 'iflag=fullblock');
   }
-  // Warm the page cache for the source (both sides then read it from memory).
-  sh('sh', '-c', 'cat "$1" > /dev/null', 'sh', disk);
+  if (!existsSync(disks.sparse) || statSync(disks.sparse).size !== SIZE) {
+    console.log(`writing a sparse ${SIZE}-byte disk to ${disks.sparse} (once)`);
+    rmSync(disks.sparse, { force: true });
+    makeSparse(disks.sparse);
+  }
+  // Warm the page cache for the sources (every reader then reads them from memory).
+  for (const d of Object.values(disks)) sh('sh', '-c', 'cat "$1" > /dev/null', 'sh', d);
   const load0 = loadavg()[0]!;
 
   const config = loadConfig({ env: { LIMEN_DATA_DIR: srcData, LIBVIRT_URI: 'test:///default', LOG_LEVEL: 'warn' }, version: '0.0.0-bench', commit: 'bench' });
@@ -68,33 +96,35 @@ async function main(): Promise<void> {
   await migrate(database, MIGRATIONS_DIR);
   const owner = await authRepo.insertUser(database.db, { username: 'bench', passwordHash: await hashPassword('bench-password-123'), role: 'user', status: 'active' });
   await database.db.execute(sql`insert into vms (uuid, owner_id, name, vcpus, memory_mb, disk_gb, state, disk_path)
-    values (gen_random_uuid(), ${owner.id}, 'bench', 1, 128, 2, 'stopped', ${disk})`);
+    values (gen_random_uuid(), ${owner.id}, 'bench', 1, 128, 2, 'stopped', ${disks.random})`);
   const svc = createBackupService({ config, database, driver: () => undefined });
 
-  const cpMs: number[] = [];
-  const cpSyncMs: number[] = [];
-  const backupMs: number[] = [];
-  const restoreMs: number[] = [];
+  const times: Record<keyof typeof disks, Times> = { random: { cp: [], cpSync: [], backup: [], restore: [] }, sparse: { cp: [], cpSync: [], backup: [], restore: [] } };
   const work = mkdtempSync(join(base, 'run-'));
   try {
     for (let r = 0; r < ROUNDS; r++) {
-      const copy = join(work, 'copy.raw');
-      cpMs.push(timed(() => sh('cp', disk, copy)));
-      rmSync(copy);
-      cpSyncMs.push(timed(() => sh('sh', '-c', 'cp "$1" "$2" && sync "$2"', 'sh', disk, copy)));
-      rmSync(copy);
+      for (const kind of ['random', 'sparse'] as const) {
+        const disk = disks[kind];
+        const t = times[kind];
+        await database.db.execute(sql`update vms set disk_path = ${disk}`);
+        const copy = join(work, 'copy.raw');
+        t.cp.push(timed(() => sh('cp', disk, copy)));
+        rmSync(copy);
+        t.cpSync.push(timed(() => sh('sh', '-c', 'cp "$1" "$2" && sync "$2"', 'sh', disk, copy)));
+        rmSync(copy);
 
-      const out = join(work, 'archives');
-      let file = '';
-      backupMs.push(await timedAsync(async () => (file = (await svc.create({ origin: 'cli', requestedBy: null, outDir: out })).archive.file)));
-      const target = join(work, 'restored');
-      restoreMs.push(await timedAsync(() => restoreArchive({ file, dataDir: target, databaseUrl: undefined })));
-      const restored = join(target, 'disks', 'bench-disk.raw');
-      if (statSync(restored).size !== SIZE) throw new Error('restored disk has the wrong size');
-      if (r === 0) execFileSync('cmp', [disk, restored]); // once: the bytes came back (throws on a difference)
-      rmSync(target, { recursive: true, force: true });
-      rmSync(out, { recursive: true, force: true });
-      console.log(`round ${r + 1}: cp ${cpMs.at(-1)!.toFixed(0)} ms, cp+fsync ${cpSyncMs.at(-1)!.toFixed(0)} ms, backup ${backupMs.at(-1)!.toFixed(0)} ms, restore ${restoreMs.at(-1)!.toFixed(0)} ms`);
+        const out = join(work, 'archives');
+        let file = '';
+        t.backup.push(await timedAsync(async () => (file = (await svc.create({ origin: 'cli', requestedBy: null, outDir: out })).archive.file)));
+        const target = join(work, 'restored');
+        t.restore.push(await timedAsync(() => restoreArchive({ file, dataDir: target, databaseUrl: undefined })));
+        const restored = join(target, 'disks', basename(disk));
+        if (statSync(restored).size !== SIZE) throw new Error('restored disk has the wrong size');
+        if (r === 0) execFileSync('cmp', [disk, restored]); // once: the bytes came back (throws on a difference)
+        rmSync(target, { recursive: true, force: true });
+        rmSync(out, { recursive: true, force: true });
+        console.log(`round ${r + 1} ${kind}: cp ${t.cp.at(-1)!.toFixed(0)} ms, cp+fsync ${t.cpSync.at(-1)!.toFixed(0)} ms, backup ${t.backup.at(-1)!.toFixed(0)} ms, restore ${t.restore.at(-1)!.toFixed(0)} ms`);
+      }
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
@@ -102,39 +132,47 @@ async function main(): Promise<void> {
     for (const n of readdirSync(srcData)) if (n !== 'disks') rmSync(join(srcData, n), { recursive: true, force: true });
   }
 
-  const cp = mbps(SIZE, median(cpMs));
-  const cpSync = mbps(SIZE, median(cpSyncMs));
-  const backup = mbps(SIZE, median(backupMs));
-  const restore = mbps(SIZE, median(restoreMs));
   const load1 = loadavg()[0]!;
   const entry = (name: string, value: number, baseline: number | null): BenchEntry => {
     const ratio = baseline ? round(value / baseline) : null;
     return { name, value: round(value, 1), unit: 'MB/s', baseline: baseline === null ? null : round(baseline, 1), ratio, target: baseline ? `≥ ${TARGET}× baseline` : null, met: ratio === null ? null : ratio >= TARGET };
   };
-  const entries: BenchEntry[] = [
-    entry('backup.cp_mb_s', cp, null),
-    entry('backup.cp_fsync_mb_s', cpSync, null),
-    entry('backup.backup_mb_s', backup, cp),
-    entry('backup.backup_vs_cp_fsync_mb_s', backup, cpSync),
-    entry('backup.restore_mb_s', restore, cp),
-    entry('backup.restore_vs_cp_fsync_mb_s', restore, cpSync),
-  ];
+  const figures = (prefix: string, t: Times): BenchEntry[] => {
+    const rate = (xs: number[]): number => mbps(SIZE, median(xs));
+    const [cp, cpSync, backup, restore] = [rate(t.cp), rate(t.cpSync), rate(t.backup), rate(t.restore)];
+    return [
+      entry(`${prefix}cp_mb_s`, cp, null),
+      entry(`${prefix}cp_fsync_mb_s`, cpSync, null),
+      entry(`${prefix}backup_mb_s`, backup, cp),
+      entry(`${prefix}backup_vs_cp_fsync_mb_s`, backup, cpSync),
+      entry(`${prefix}restore_mb_s`, restore, cp),
+      entry(`${prefix}restore_vs_cp_fsync_mb_s`, restore, cpSync),
+    ];
+  };
+  const entries: BenchEntry[] = [...figures('backup.', times.random), ...figures('backup.sparse_', times.sparse)];
+  const ms = (xs: number[]): string => xs.map((x) => x.toFixed(0)).join(', ');
+  const roundsText = (['random', 'sparse'] as const)
+    .map((k) => `- ${k}: cp ${ms(times[k].cp)}; cp+fsync ${ms(times[k].cpSync)}; backup ${ms(times[k].backup)}; restore ${ms(times[k].restore)}`)
+    .join('\n');
   const when = new Date().toISOString().slice(0, 16).replace('T', ' ');
   const rows = entries.map((e) => `| ${e.name} | ${e.value} ${e.unit} | ${e.baseline ?? '—'} | ${e.ratio ?? '—'} | ${e.target ?? '—'} | ${e.met ?? '—'} |`);
   const text = `# Backup throughput — ${when} UTC
 
 ${cpus().length} cores, Node ${process.version}, 1-min load ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end (shared machine).
-A 2 GiB raw disk of random bytes behind a \`vms\` row; backup = \`createBackupService().create()\` on an
-embedded database (dump, disk, manifest with SHA-256, fsync, rename); restore = \`restoreArchive()\`
-into a new data dir (verify, stage with SHA-256 check, fsync, switch over). Warm page cache for every
-reader (nothing dropped); medians of ${ROUNDS} rounds. \`cp\` (copy_file_range, no fsync) is the issue's
-baseline; \`cp + fsync\` does the same durable work as backup and restore.
+A 2 GiB raw disk behind a \`vms\` row — \`backup.*\`: random bytes (nothing to skip); \`backup.sparse_*\`:
+64 × 4 MiB of random data spread over 2 GiB of holes — backup = \`createBackupService().create()\` on an
+embedded database (dump, disk, manifest with chunk SHA-256s, fsync, rename); restore = \`restoreArchive()\`
+into a new data dir (verify, stage with chunk SHA-256 check, fsync, switch over). MB/s = apparent size
+(2 GiB) ÷ time, whole operation (database dump/load included). Warm page cache for every reader
+(nothing dropped); medians of ${ROUNDS} rounds. \`cp\` (copy_file_range + SEEK_HOLE, no fsync) is the
+issue's baseline; \`cp + fsync\` does the same durable work as backup and restore.
 
 | figure | value | baseline | ratio | target | met |
 |---|---|---|---|---|---|
 ${rows.join('\n')}
 
-Rounds (ms): cp ${cpMs.map((x) => x.toFixed(0)).join(', ')}; cp+fsync ${cpSyncMs.map((x) => x.toFixed(0)).join(', ')}; backup ${backupMs.map((x) => x.toFixed(0)).join(', ')}; restore ${restoreMs.map((x) => x.toFixed(0)).join(', ')}.
+Rounds (ms):
+${roundsText}
 `;
   const file = mergeResults(entries, { suffix: 'backup', text });
   console.log(text);

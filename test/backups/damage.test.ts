@@ -9,27 +9,32 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeSync, closeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { createBackupService, restoreArchive, verifyArchive, BackupWriteError } from '../../src/modules/backups/index.js';
 import { listTar, readEntryBuffer, TarWriter } from '../../src/modules/backups/tar.js';
 import { liveInstall, readMarker, seed, snapshotTables, type Live } from './fixtures.js';
 
 const sha = (f: string): string => createHash('sha256').update(readFileSync(f)).digest('hex');
 
-type Manifestish = { files: { path: string }[]; format_version?: number };
+type Manifestish = { files: Record<string, unknown>[]; format_version?: number };
 
 /** Rewrites an archive with a changed manifest (and a matching manifest.sha256): a well-formed but different archive. */
-async function rewrite(src: string, dst: string, edit: (m: Manifestish) => void, drop: (path: string) => boolean = () => false): Promise<void> {
+async function rewrite(src: string, dst: string, edit: (m: Manifestish, content: Map<string, Buffer>) => void, drop: (path: string) => boolean = () => false): Promise<void> {
   const entries = await listTar(src);
-  const fh = await open(dst, 'w');
+  const fh = await open(dst, 'wx');
   const w = new TarWriter(fh);
   let manifest: Manifestish = { files: [] };
+  const content = new Map<string, Buffer>();
   for (const e of entries) {
     if (e.path === 'manifest.json') manifest = JSON.parse((await readEntryBuffer(src, e)).toString());
-    else if (e.path !== 'manifest.sha256' && !drop(e.path)) await w.addBuffer(e.path, await readEntryBuffer(src, e, 1 << 30));
+    else if (e.path !== 'manifest.sha256' && !drop(e.path)) {
+      const data = await readEntryBuffer(src, e, 1 << 30);
+      content.set(e.path, data);
+      await w.addBuffer(e.path, data);
+    }
   }
-  manifest.files = manifest.files.filter((f) => !drop(f.path));
-  edit(manifest);
+  manifest.files = manifest.files.filter((f) => !drop(f.path as string));
+  edit(manifest, content);
   const text = Buffer.from(JSON.stringify(manifest));
   await w.addBuffer('manifest.json', text);
   await w.addBuffer('manifest.sha256', Buffer.from(createHash('sha256').update(text).digest('hex') + '  manifest.json\n'));
@@ -113,6 +118,31 @@ describe('damaged archives and failed restores (pglite)', () => {
     const bad = join(work, 'nodb.tar');
     await rewrite(archive, bad, () => undefined, (p) => p.startsWith('database/'));
     await assertRefusedAndUntouched(bad, /database dump .* not in the manifest/);
+  });
+
+  test('a format 1 archive (one whole-file SHA-256 per file) still verifies and restores; its damage is still found', async () => {
+    const v1 = join(work, 'format1.tar');
+    await rewrite(archive, v1, (m, content) => {
+      m.format_version = 1;
+      m.files = m.files.map(({ path, kind, size }) => ({ path, kind, size, sha256: createHash('sha256').update(content.get(path as string)!).digest('hex') }));
+    });
+    assert.deepEqual((await verifyArchive(v1)).problems, []);
+    const target = mkdtempSync(join(tmpdir(), 'limen-v1-target-'));
+    try {
+      const r = await restoreArchive({ file: v1, dataDir: target, databaseUrl: undefined });
+      assert.equal(r.manifest.format_version, 1);
+      const restored = join(target, 'disks', basename(vms[0]!.disk));
+      assert.equal(sha(restored), sha(vms[0]!.disk), 'disk restored byte for byte');
+    } finally {
+      rmSync(target, { recursive: true, force: true });
+    }
+    const disk = (await listTar(v1)).find((e) => e.path.endsWith('.qcow2'))!;
+    const bad = join(work, 'format1-flip.tar');
+    copyFileSync(v1, bad);
+    const fd = openSync(bad, 'r+');
+    writeSync(fd, Buffer.from([readFileSync(bad)[disk.offset + 1000]! ^ 0xff]), 0, 1, disk.offset + 1000);
+    closeSync(fd);
+    await assertRefusedAndUntouched(bad, /SHA-256 mismatch/);
   });
 
   test('a failure at any point of the restore leaves the live data as it was', async () => {

@@ -1,12 +1,12 @@
-// Writes one backup archive: sources → tar entries (hashed on the way) → manifest → rename.
+// Writes one backup archive: sources → tar entries (hashed by chunks on the way) → manifest → rename.
 // The archive appears under its final name only when complete and fsynced; on any failure
 // (including a full disk) the partial file and the work dir are removed, so a listed archive is
 // always a whole one.
 import { mkdir, mkdtemp, open, rename, rm, stat } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { ARCHIVE_FORMAT, FORMAT_VERSION, MANIFEST_PATH, MANIFEST_SUM_PATH, type Manifest, type ManifestFile } from './manifest.js';
-import { TarWriter } from './tar.js';
+import { ARCHIVE_FORMAT, FORMAT_VERSION, MANIFEST_PATH, MANIFEST_SUM_PATH, type FileKind, type Manifest, type ManifestFile } from './manifest.js';
+import { TarWriter, type WrittenEntry } from './tar.js';
 import type { BackupProgress, BackupSink, BackupSource, ManifestDraft } from './source.js';
 
 export const ARCHIVE_SUFFIX = '.limen-backup.tar';
@@ -42,6 +42,8 @@ export function archiveName(at: Date): string {
   const stamp = at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   return `limen-${stamp}-${randomBytes(3).toString('hex')}${ARCHIVE_SUFFIX}`;
 }
+
+const manifestEntry = (kind: FileKind, e: WrittenEntry): ManifestFile => ({ path: e.path, kind, size: e.size, chunk_size: e.chunk_size, chunk_sha256: e.chunk_sha256, tree_sha256: e.tree_sha256 });
 
 async function fsyncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r');
@@ -85,7 +87,7 @@ export async function createArchive(opts: CreateArchiveOptions): Promise<Created
         record(path);
         const e = await tar.addBuffer(path, data);
         bytes = tar.bytesWritten;
-        files.push({ path, kind, size: e.size, sha256: e.sha256 });
+        files.push(manifestEntry(kind, e));
       },
       async addFile(path, kind, file, size) {
         record(path);
@@ -99,7 +101,7 @@ export async function createArchive(opts: CreateArchiveOptions): Promise<Created
           }
         });
         bytes = tar.bytesWritten;
-        files.push({ path, kind, size: e.size, sha256: e.sha256 });
+        files.push(manifestEntry(kind, e));
       },
     };
     for (const source of opts.sources) {

@@ -1,8 +1,7 @@
 // The drill's checks against the scratch instance. Each returns its evidence or throws (FAIL), or
 // throws SkipStep when the feature it needs does not exist in this build.
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { relative, join } from 'node:path';
+import { contentDigest, fileDigest } from './entry-content.js';
 import type { DrillAccount } from './local-secrets.js';
 import type { Manifest } from './manifest.js';
 import { listTar, readEntryBuffer } from './tar.js';
@@ -124,19 +123,15 @@ export async function checkConsole(ctx: DrillContext): Promise<Record<string, un
   return { vm: vm.uuid, status: a.status, ticket: mask(a.body.ticket), ws_url: a.body.ws_url, expires_at: a.body.expires_at };
 }
 
-const sha256File = (file: string): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const h = createHash('sha256');
-    createReadStream(file).on('data', (c) => h.update(c)).on('error', reject).on('end', () => resolve(h.digest('hex')));
-  });
-
 export async function checkDisk(ctx: DrillContext): Promise<Record<string, unknown>> {
   const vm = ctx.manifest.vms.find((v) => v.disks.length > 0);
   if (!vm) throw new SkipStep('the backup holds no VM disk');
   const disk = vm.disks[0]!;
   const restored = mapDiskPath(disk.original_path, ctx.manifest.data_dir, ctx.scratchDir);
-  const want = ctx.manifest.files.find((f) => f.path === disk.path)?.sha256;
-  const got = await sha256File(restored);
-  if (got !== want) throw new Error(`restored disk ${restored} has SHA-256 ${got}, the source had ${want}`);
-  return { vm: vm.uuid, disk: join('<scratch>', relative(ctx.scratchDir, restored)), sha256: got, bytes: disk.size };
+  const listed = ctx.manifest.files.find((f) => f.path === disk.path);
+  if (!listed) throw new Error(`disk ${disk.path} is not in the manifest`);
+  const want = contentDigest(listed);
+  const got = await fileDigest(restored, listed);
+  if (got !== want) throw new Error(`restored disk ${restored} has digest ${got}, the source had ${want}`);
+  return { vm: vm.uuid, disk: join('<scratch>', relative(ctx.scratchDir, restored)), digest: got, bytes: disk.size };
 }

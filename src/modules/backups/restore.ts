@@ -11,7 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join, relative } from 'node:path';
 import type { Manifest } from './manifest.js';
 import { dropDatabase, swapDatabases, withDatabase } from './pg-tools.js';
-import { databaseNameOf, extractToFile, stagePglite, stagePostgres } from './stage-db.js';
+import { databaseNameOf, stagePglite, stagePostgres } from './stage-db.js';
+import { checkEntryContent } from './entry-content.js';
 import { ArchiveDamagedError, requireValidArchive } from './verify.js';
 import { mapDiskPath } from './vm-source.js';
 import { rebaseOverlays, stageTemplateBases, TEMPLATES_DIR } from './template-bases.js';
@@ -56,13 +57,14 @@ export async function restoreArchive(opts: RestoreOptions): Promise<RestoreResul
   const step = async (s: string): Promise<void> => opts.onStep?.(s);
   await step('verify');
   // Everything but the bulk (VM disks, ISOs) is hashed now; the bulk is hashed while it is staged
-  // below and compared before the switch-over, so restore reads each disk once instead of twice.
+  // below (chunk by chunk, stopping at the first damaged one) and compared before the switch-over,
+  // so restore reads each disk once instead of twice.
   const bulk = (path: string): boolean => /^vms\/[^/]+\/disks\//.test(path) || (path.startsWith('isos/') && path !== 'isos/list.json');
   const { manifest, entries } = await requireValidArchive(opts.file, { deferContent: bulk });
-  const expected = new Map(manifest.files.map((f) => [f.path, f.sha256]));
+  const listed = new Map(manifest.files.map((f) => [f.path, f]));
   const extractChecked = async (path: string, target: string): Promise<void> => {
-    const sum = await extractToFile(opts.file, byPath.get(path)!, target);
-    if (sum !== expected.get(path)) throw new ArchiveDamagedError(opts.file, [`${path}: SHA-256 mismatch (content damaged)`]);
+    const problem = await checkEntryContent(opts.file, byPath.get(path)!, listed.get(path)!, target);
+    if (problem) throw new ArchiveDamagedError(opts.file, [problem]);
   };
   const verifyMs = Date.now() - started;
   const targetKind = opts.databaseUrl ? 'postgres' : 'pglite';
@@ -96,35 +98,44 @@ export async function restoreArchive(opts: RestoreOptions): Promise<RestoreResul
     // 1. Stage: nothing live is touched.
     await mkdir(join(fresh, 'disks'), { recursive: true });
     await mkdir(old, { recursive: true });
-    await step('stage:disks');
-    const stagedDisks: string[] = [];
-    for (const vm of manifest.vms) {
-      for (const d of vm.disks) {
-        const target = mapDiskPath(d.original_path, manifest.data_dir, opts.dataDir);
-        const staged = join(fresh, relative(opts.dataDir, target));
-        await mkdir(dirname(staged), { recursive: true });
-        await extractChecked(d.path, staged);
-        stagedDisks.push(staged);
+    // Files and database are staged at the same time: the disks keep every core busy reading and
+    // hashing while the database loads on this thread. Both settle before anything is decided, so
+    // a failure in one never leaves the other running while the staging is removed.
+    const stageFiles = async (): Promise<void> => {
+      await step('stage:disks');
+      const stagedDisks: string[] = [];
+      for (const vm of manifest.vms) {
+        for (const d of vm.disks) {
+          const target = mapDiskPath(d.original_path, manifest.data_dir, opts.dataDir);
+          const staged = join(fresh, relative(opts.dataDir, target));
+          await mkdir(dirname(staged), { recursive: true });
+          await extractChecked(d.path, staged);
+          stagedDisks.push(staged);
+        }
       }
-    }
-    // template bases once each; linked clones re-pointed at the restored bases
-    if (manifest.templates) await stageTemplateBases(manifest, join(fresh, TEMPLATES_DIR), extractChecked);
-    await rebaseOverlays(manifest, opts.dataDir, stagedDisks);
-    if (manifest.options.with_isos) {
-      await mkdir(join(fresh, 'isos'), { recursive: true });
-      for (const iso of manifest.isos) await extractChecked(`isos/${iso.name}`, join(fresh, 'isos', iso.name));
-    }
-    if (secrets) await writeSecretsDir(join(fresh, 'secrets'), secrets);
-    await step('stage:database');
-    const dbEntry = byPath.get(manifest.database.file)!;
-    if (opts.databaseUrl) {
-      const live = databaseNameOf(opts.databaseUrl);
-      const name = `${live}_restore_${randomBytes(4).toString('hex')}`.slice(0, 63);
-      stagedDb = { server: opts.databaseUrl, name, live };
-      await stagePostgres(opts.file, dbEntry, opts.databaseUrl, name, stage, manifest, opts.dataDir);
-    } else {
-      await stagePglite(opts.file, dbEntry, join(fresh, 'db'), manifest, opts.dataDir);
-    }
+      // template bases once each; linked clones re-pointed at the restored bases
+      if (manifest.templates) await stageTemplateBases(manifest, join(fresh, TEMPLATES_DIR), extractChecked);
+      await rebaseOverlays(manifest, opts.dataDir, stagedDisks);
+      if (manifest.options.with_isos) {
+        await mkdir(join(fresh, 'isos'), { recursive: true });
+        for (const iso of manifest.isos) await extractChecked(`isos/${iso.name}`, join(fresh, 'isos', iso.name));
+      }
+      if (secrets) await writeSecretsDir(join(fresh, 'secrets'), secrets);
+    };
+    const stageDatabase = async (): Promise<void> => {
+      await step('stage:database');
+      const dbEntry = byPath.get(manifest.database.file)!;
+      if (opts.databaseUrl) {
+        const live = databaseNameOf(opts.databaseUrl);
+        const name = `${live}_restore_${randomBytes(4).toString('hex')}`.slice(0, 63);
+        stagedDb = { server: opts.databaseUrl, name, live };
+        await stagePostgres(opts.file, dbEntry, opts.databaseUrl, name, stage, manifest, opts.dataDir);
+      } else {
+        await stagePglite(opts.file, dbEntry, join(fresh, 'db'), manifest, opts.dataDir);
+      }
+    };
+    const staged = await Promise.allSettled([stageFiles(), stageDatabase()]);
+    for (const r of staged) if (r.status === 'rejected') throw r.reason;
     const stageMs = Date.now() - started - verifyMs;
     await step('staged');
 

@@ -4,10 +4,9 @@
 // written, and the reader must be *strict*: a backup with a flipped byte anywhere (header,
 // padding, trailer) or a missing tail must be refused, not "mostly extracted". General-purpose tar
 // readers are lenient on purpose. The output is ordinary tar: `tar -tvf` lists it.
-import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
-import { spawn } from 'node:child_process';
+import { bufferChunks, CHUNK_SIZE, ChunkShortReadError, copyChunks, SYNC_EVERY, treeDigest, type CopiedChunks } from './chunked.js';
 import { pipeRange, ShortReadError, writeFully } from './pipeline.js';
 
 const BLOCK = 512;
@@ -64,27 +63,23 @@ const MAX_OCTAL_SIZE = 0o77777777777; // 8 GiB - 1: larger entries carry their s
 export interface WrittenEntry {
   path: string;
   size: number;
-  sha256: string;
+  chunk_size: number;
+  chunk_sha256: string[];
+  tree_sha256: string;
 }
 
-/** Files from this size on are copied by the kernel (see addFile); smaller ones are not worth a process. */
-export const KERNEL_COPY_MIN = 64 * 1024 * 1024;
+const written = (path: string, size: number, chunks: string[]): WrittenEntry => ({ path, size, chunk_size: CHUNK_SIZE, chunk_sha256: chunks, tree_sha256: treeDigest(chunks) });
 
 /**
- * Appends entries to an open file; hashes each entry's content as it goes.
- *
- * Every write goes to the file's *current offset* (no position), so the offset always equals
- * `bytesWritten`. That is what lets a child process share the file description and append a
- * large file's body with copy_file_range (addFile), after which our own writes simply continue.
- * The handle must therefore be opened without O_APPEND (copy_file_range refuses it) and written
- * by nobody else.
+ * Appends entries to an open file; hashes each entry's content in chunks as it goes (format 2).
+ * Writes are positional (the writer keeps the position), so a large file's chunks can be written
+ * in parallel, and an all-zero chunk can be left as a hole: the file must be new (opened `wx`).
  */
 export class TarWriter {
   private position = 0;
   constructor(
     private readonly fh: FileHandle,
     private readonly mtime = Math.floor(Date.now() / 1000),
-    private readonly kernelCopyMin = KERNEL_COPY_MIN,
   ) {}
 
   get bytesWritten(): number {
@@ -92,7 +87,7 @@ export class TarWriter {
   }
 
   private async write(buf: Buffer): Promise<void> {
-    await writeFully(this.fh, buf, buf.length, null);
+    await writeFully(this.fh, buf, buf.length, this.position);
     this.position += buf.length;
   }
 
@@ -111,42 +106,29 @@ export class TarWriter {
   async addBuffer(path: string, data: Buffer): Promise<WrittenEntry> {
     await this.writeHeader(path, data.length);
     await this.write(pad(data));
-    return { path, size: data.length, sha256: createHash('sha256').update(data).digest('hex') };
+    return written(path, data.length, bufferChunks(data));
   }
 
   /**
    * Copies exactly `size` bytes of a file (the size taken when the copy was planned: a file whose
    * size or modification time changes during the copy is an error — the caller promised a
-   * consistent file, e.g. a paused or shut-off VM's disk).
-   *
-   * Large files: the body is appended by `cat` (coreutils ≥ 9.1 copies regular files with
-   * copy_file_range, as `cp` does: no trip through user space) while this process reads the source
-   * a second time, concurrently, to hash it — the two run on different CPUs, and the second read
-   * comes from the page cache the copy just filled. Node has no copy_file_range with offsets, and
-   * a tar body must follow its header inside the archive, hence the shared file offset. Small
-   * files go through the overlapped read → hash → write pipeline (pipeline.ts).
+   * consistent file, e.g. a paused or shut-off VM's disk). One pass: every core reads and hashes
+   * chunks while this thread writes them (chunked.ts); writeback starts during the copy so the
+   * archive's final fsync is short.
    */
   async addFile(path: string, source: string, size: number, onBytes?: (n: number) => void): Promise<WrittenEntry> {
     await this.writeHeader(path, size);
     const src = await open(source, 'r');
-    let sha256: string;
+    let chunks: string[];
     try {
-      if (size >= this.kernelCopyMin && size > 0) {
-        const before = await src.stat();
-        const start = this.position;
-        const results = await Promise.allSettled([kernelAppend(source, this.fh), pipeRange({ src, srcOffset: 0, size, onBytes })]);
-        for (const r of results) if (r.status === 'rejected') throw r.reason;
-        sha256 = (results[1] as PromiseFulfilledResult<string>).value;
-        const after = await src.stat();
-        const written = (await this.fh.stat()).size - start;
-        if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || before.size !== size || written !== size) {
-          throw new TarFormatError(`${source} changed while it was being copied (expected ${size} bytes, copied ${written})`);
-        }
-      } else {
-        sha256 = await pipeRange({ src, srcOffset: 0, size, dst: { fh: this.fh, offset: null }, onBytes });
+      const before = await src.stat();
+      ({ chunks } = await copyChunks({ src, srcOffset: 0, size, dst: { fh: this.fh, offset: this.position, syncEvery: SYNC_EVERY }, onBytes }));
+      const after = await src.stat();
+      if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || before.size !== size) {
+        throw new TarFormatError(`${source} changed while it was being copied (expected ${size} bytes, found ${after.size})`);
       }
     } catch (err) {
-      if (err instanceof ShortReadError) throw new TarFormatError(`${source} shrank while it was being copied`);
+      if (err instanceof ChunkShortReadError) throw new TarFormatError(`${source} shrank while it was being copied`);
       throw err;
     } finally {
       await src.close();
@@ -154,31 +136,13 @@ export class TarWriter {
     this.position += size;
     const rest = size % BLOCK;
     if (rest !== 0) await this.write(Buffer.alloc(BLOCK - rest));
-    return { path, size, sha256 };
+    return written(path, size, chunks);
   }
 
   /** The end-of-archive marker: two zero blocks, nothing after them. */
   async finish(): Promise<void> {
     await this.write(Buffer.concat([ZERO_BLOCK, ZERO_BLOCK]));
   }
-}
-
-/** `cat FILE` onto the archive's file description (shared offset): copy_file_range in the kernel. */
-function kernelAppend(source: string, out: FileHandle): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('cat', ['--', source], { stdio: ['ignore', out.fd, 'pipe'] });
-    let stderr = '';
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(0, 2000)));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (code === 0) return resolve();
-      // Keep the errno the archive writer maps to its "no space left" message.
-      const err = new Error(`copying ${source} failed: ${stderr.trim() || `cat exited with ${code ?? signal}`}`) as NodeJS.ErrnoException;
-      if (/No space left/i.test(stderr)) err.code = 'ENOSPC';
-      else if (/quota exceeded/i.test(stderr)) err.code = 'EDQUOT';
-      reject(err);
-    });
-  });
 }
 
 function pad(data: Buffer): Buffer {
@@ -290,6 +254,22 @@ export async function readEntry(file: string, e: TarEntry, sink?: (chunk: Buffer
     return await pipeRange({ src: fh, srcOffset: e.offset, size: e.size, onChunk: sink, dst });
   } catch (err) {
     if (err instanceof ShortReadError) throw new TarFormatError(`archive is truncated inside ${e.path}`);
+    throw err;
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Format 2: hashes an entry's content by chunks on every core, optionally writing it to a new
+ * file (restore) and stopping at the first chunk that differs from `expect`.
+ */
+export async function copyEntryChunks(file: string, e: TarEntry, o: { chunkSize: number; expect?: readonly string[]; dst?: { fh: FileHandle; offset: number; syncEvery?: number } }): Promise<CopiedChunks> {
+  const fh = await open(file, 'r');
+  try {
+    return await copyChunks({ src: fh, srcOffset: e.offset, size: e.size, chunkSize: o.chunkSize, expect: o.expect, dst: o.dst });
+  } catch (err) {
+    if (err instanceof ChunkShortReadError) throw new TarFormatError(`archive is truncated inside ${e.path}`);
     throw err;
   } finally {
     await fh.close();

@@ -1,10 +1,12 @@
 // Verifies an archive end to end before anyone trusts it: tar structure (headers, padding,
-// trailer), manifest checksum, manifest shape and version, and the size + SHA-256 of every file.
+// trailer), manifest checksum, manifest shape and version, and the size + SHA-256 of every file
+// (format 2: of every chunk, hashed on every core; format 1: of the whole file).
 // Restore and the drill call this first and refuse on any problem.
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { MANIFEST_PATH, MANIFEST_SUM_PATH, ManifestError, parseManifest, type Manifest } from './manifest.js';
-import { listTar, readEntry, readEntryBuffer, TarFormatError, type TarEntry } from './tar.js';
+import { checkEntryContent } from './entry-content.js';
+import { listTar, readEntryBuffer, TarFormatError, type TarEntry } from './tar.js';
 
 export interface VerifyResult {
   ok: boolean;
@@ -91,8 +93,8 @@ export async function verifyArchive(file: string, opts: VerifyOptions = {}): Pro
       continue;
     }
     if (opts.deferContent?.(f.path)) continue;
-    const sum = await readEntry(file, e);
-    if (sum !== f.sha256) problems.push(`${f.path}: SHA-256 mismatch (content damaged)`);
+    const problem = await checkEntryContent(file, e, f);
+    if (problem) problems.push(problem);
   }
   return done();
 }
