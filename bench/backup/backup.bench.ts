@@ -20,6 +20,7 @@
 // $TMPDIR/limen-bench-backup). The machine is shared: the 1-minute load is in the summary.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { sql } from 'drizzle-orm';
@@ -28,7 +29,9 @@ import { openDatabase } from '../../src/platform/db/db.js';
 import { migrate } from '../../src/platform/db/migrate.js';
 import { MIGRATIONS_DIR } from '../../src/main.js';
 import { authRepo, hashPassword } from '../../src/modules/auth/index.js';
-import { createBackupService, restoreArchive } from '../../src/modules/backups/index.js';
+import { createBackupService, readManifest, restoreArchive } from '../../src/modules/backups/index.js';
+import { checkEntryContent } from '../../src/modules/backups/entry-content.js';
+import { TarWriter } from '../../src/modules/backups/tar.js';
 import { mergeResults, round, type BenchEntry } from '../lib/results.js';
 
 const SIZE = 2 * 1024 * 1024 * 1024;
@@ -71,6 +74,41 @@ interface Times {
   cpSync: number[];
   backup: number[];
   restore: number[];
+  /** the disk alone through the product's code: TarWriter.addFile + fsync, checkEntryContent into a new file */
+  diskBackup: number[];
+  diskRestore: number[];
+}
+
+const newTimes = (): Times => ({ cp: [], cpSync: [], backup: [], restore: [], diskBackup: [], diskRestore: [] });
+
+/** The disk path without the database and the rest of the archive: what grows with the disk. */
+async function diskPath(disk: string, archive: string, work: string, t: Times): Promise<void> {
+  const file = join(work, 'disk-only.tar');
+  t.diskBackup.push(
+    await timedAsync(async () => {
+      const fh = await open(file, 'wx');
+      try {
+        const w = new TarWriter(fh);
+        await w.addFile('disk', disk, SIZE);
+        await w.finish();
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    }),
+  );
+  rmSync(file);
+  const { manifest, entries } = await readManifest(archive);
+  const listed = manifest.files.find((f) => f.kind === 'vm-disk')!;
+  const entry = entries.find((e) => e.path === listed.path)!;
+  const out = join(work, 'disk-only.raw');
+  t.diskRestore.push(
+    await timedAsync(async () => {
+      const problem = await checkEntryContent(archive, entry, listed, out);
+      if (problem) throw new Error(problem);
+    }),
+  );
+  rmSync(out);
 }
 
 async function main(): Promise<void> {
@@ -99,7 +137,7 @@ async function main(): Promise<void> {
     values (gen_random_uuid(), ${owner.id}, 'bench', 1, 128, 2, 'stopped', ${disks.random})`);
   const svc = createBackupService({ config, database, driver: () => undefined });
 
-  const times: Record<keyof typeof disks, Times> = { random: { cp: [], cpSync: [], backup: [], restore: [] }, sparse: { cp: [], cpSync: [], backup: [], restore: [] } };
+  const times: Record<keyof typeof disks, Times> = { random: newTimes(), sparse: newTimes() };
   const work = mkdtempSync(join(base, 'run-'));
   try {
     for (let r = 0; r < ROUNDS; r++) {
@@ -116,6 +154,7 @@ async function main(): Promise<void> {
         const out = join(work, 'archives');
         let file = '';
         t.backup.push(await timedAsync(async () => (file = (await svc.create({ origin: 'cli', requestedBy: null, outDir: out })).archive.file)));
+        await diskPath(disk, file, work, t);
         const target = join(work, 'restored');
         t.restore.push(await timedAsync(() => restoreArchive({ file, dataDir: target, databaseUrl: undefined })));
         const restored = join(target, 'disks', basename(disk));
@@ -123,7 +162,7 @@ async function main(): Promise<void> {
         if (r === 0) execFileSync('cmp', [disk, restored]); // once: the bytes came back (throws on a difference)
         rmSync(target, { recursive: true, force: true });
         rmSync(out, { recursive: true, force: true });
-        console.log(`round ${r + 1} ${kind}: cp ${t.cp.at(-1)!.toFixed(0)} ms, cp+fsync ${t.cpSync.at(-1)!.toFixed(0)} ms, backup ${t.backup.at(-1)!.toFixed(0)} ms, restore ${t.restore.at(-1)!.toFixed(0)} ms`);
+        console.log(`round ${r + 1} ${kind}: cp ${t.cp.at(-1)!.toFixed(0)} ms, cp+fsync ${t.cpSync.at(-1)!.toFixed(0)} ms, backup ${t.backup.at(-1)!.toFixed(0)} ms, restore ${t.restore.at(-1)!.toFixed(0)} ms; disk path: backup ${t.diskBackup.at(-1)!.toFixed(0)} ms, restore ${t.diskRestore.at(-1)!.toFixed(0)} ms`);
       }
     }
   } finally {
@@ -147,12 +186,14 @@ async function main(): Promise<void> {
       entry(`${prefix}backup_vs_cp_fsync_mb_s`, backup, cpSync),
       entry(`${prefix}restore_mb_s`, restore, cp),
       entry(`${prefix}restore_vs_cp_fsync_mb_s`, restore, cpSync),
+      entry(`${prefix}disk_path_backup_mb_s`, rate(t.diskBackup), cp),
+      entry(`${prefix}disk_path_restore_mb_s`, rate(t.diskRestore), cp),
     ];
   };
   const entries: BenchEntry[] = [...figures('backup.', times.random), ...figures('backup.sparse_', times.sparse)];
   const ms = (xs: number[]): string => xs.map((x) => x.toFixed(0)).join(', ');
   const roundsText = (['random', 'sparse'] as const)
-    .map((k) => `- ${k}: cp ${ms(times[k].cp)}; cp+fsync ${ms(times[k].cpSync)}; backup ${ms(times[k].backup)}; restore ${ms(times[k].restore)}`)
+    .map((k) => `- ${k}: cp ${ms(times[k].cp)}; cp+fsync ${ms(times[k].cpSync)}; backup ${ms(times[k].backup)}; restore ${ms(times[k].restore)}; disk path backup ${ms(times[k].diskBackup)}, restore ${ms(times[k].diskRestore)}`)
     .join('\n');
   const when = new Date().toISOString().slice(0, 16).replace('T', ' ');
   const rows = entries.map((e) => `| ${e.name} | ${e.value} ${e.unit} | ${e.baseline ?? '—'} | ${e.ratio ?? '—'} | ${e.target ?? '—'} | ${e.met ?? '—'} |`);
@@ -165,7 +206,9 @@ embedded database (dump, disk, manifest with chunk SHA-256s, fsync, rename); res
 into a new data dir (verify, stage with chunk SHA-256 check, fsync, switch over). MB/s = apparent size
 (2 GiB) ÷ time, whole operation (database dump/load included). Warm page cache for every reader
 (nothing dropped); medians of ${ROUNDS} rounds. \`cp\` (copy_file_range + SEEK_HOLE, no fsync) is the
-issue's baseline; \`cp + fsync\` does the same durable work as backup and restore.
+issue's baseline; \`cp + fsync\` does the same durable work as backup and restore. \`disk_path_*\`: the
+disk alone through the same code (\`TarWriter.addFile\` + fsync; \`checkEntryContent\` into a new,
+fsynced file) — what grows with the disk, without the fixed cost of dumping and loading the database.
 
 | figure | value | baseline | ratio | target | met |
 |---|---|---|---|---|---|

@@ -74,8 +74,9 @@ export async function copyChunks(o: CopyChunksOptions): Promise<CopiedChunks> {
   if (o.expect && o.expect.length !== n) throw new ChunkMismatchError(Math.min(n, o.expect.length));
   const pool = o.pool ?? hashPool();
   const slotSize = Math.min(chunkSize, o.size);
-  // Two chunks per worker in flight: one being hashed, one being written or queued.
-  const slots = Math.min(n, pool.size * 2 + 2);
+  // Two chunks per worker in flight (one being hashed, one being written or queued), at most
+  // 12 (96 MiB) so that a backup on a many-core server stays a modest guest in its memory.
+  const slots = Math.min(n, pool.size * 2 + 2, 12);
   const sab = new SharedArrayBuffer(slots * slotSize);
   const free = Array.from({ length: slots }, (_, i) => slots - 1 - i);
   const waiting: ((slot: number) => void)[] = [];

@@ -1,15 +1,10 @@
-// Overlapped copy/hash of a byte range, the hot path of backup, verify and restore.
+// Overlapped copy/hash of a byte range as ONE SHA-256 stream: what format 1 archives (one
+// whole-file SHA-256 per entry) need, and what small sequential reads use (readEntry,
+// readEntryBuffer). Format 2 content goes through chunked.ts instead, hashed on every core.
 //
-// Why not a read → hash → write loop: each step waited for the previous one, so the disk, the
-// libuv threadpool and the CPU took turns (measured ~122 MB/s for a 2 GiB disk). Here reads run
-// DEPTH-1 chunks ahead in the threadpool while the main thread hashes the oldest chunk and its
-// write (positional, also in the threadpool) drains behind: the three overlap and the wall time
-// approaches the slowest of them — in practice SHA-256 (see docs/backup.md, "Throughput").
-//
-// Why not copy_file_range (what `cp` uses): Node exposes it only as fs.copyFile, which copies a
-// whole file to offset 0 of a truncated destination, and a tar entry's body must follow its header
-// inside the archive. The content must also be read anyway to hash it, so a kernel copy would add
-// a second pass over the data instead of removing one.
+// Reads run DEPTH-1 chunks ahead in the threadpool while the main thread hashes the oldest chunk
+// and its write (positional, also in the threadpool) drains behind, so disk, threadpool and CPU
+// overlap; the single hash stream on one core stays the ceiling.
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 
