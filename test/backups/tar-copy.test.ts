@@ -101,3 +101,26 @@ test('tar writer: a source that changed size is refused', async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('the hash workers never keep a process alive: a CLI exits by itself after hashing', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'limen-tarcopy-'));
+  try {
+    writeFileSync(join(dir, 'f'), randomBytes(3 * 1024 * 1024));
+    const script = join(dir, 'run.mts');
+    const chunked = new URL('../../src/modules/backups/chunked.ts', import.meta.url).href;
+    writeFileSync(
+      script,
+      `import { open } from 'node:fs/promises';
+       import { copyChunks } from '${chunked}';
+       const fh = await open(${JSON.stringify(join(dir, 'f'))}, 'r');
+       const r = await copyChunks({ src: fh, srcOffset: 0, size: 3 * 1024 * 1024 });
+       await fh.close();
+       console.log(r.chunks.length);`,
+    );
+    // A pool worker left ref'd would keep this child running until the timeout kills it.
+    const out = execFileSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(out.trim(), '1');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -96,7 +96,6 @@ export class HashPool {
   private spawn(): PoolWorker {
     // execArgv []: the worker needs no loader (tsx) — it is plain JavaScript.
     const w: PoolWorker = { worker: new Worker(WORKER_SOURCE, { eval: true, execArgv: [] }), pending: new Map() };
-    w.worker.unref();
     w.worker.on('message', (r: Reply) => {
       const p = w.pending.get(r.id);
       if (!p) return;
@@ -115,6 +114,8 @@ export class HashPool {
     };
     w.worker.on('error', fail);
     w.worker.on('exit', (code) => fail(new Error(`hash worker exited (${code})`)));
+    // After the listeners: attaching a 'message' listener refs the worker's port again.
+    w.worker.unref();
     return w;
   }
 
