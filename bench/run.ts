@@ -17,7 +17,8 @@ const files = readdirSync(benchDir)
       .filter((f) => f.endsWith('.bench.ts'))
       .map((f) => join(benchDir, d, f)),
   )
-  .filter((f) => filters.length === 0 || filters.some((q) => f.includes(q)))
+  // Matched against the path under bench/ (a checkout at /work/wt-backup must not match every bench).
+  .filter((f) => filters.length === 0 || filters.some((q) => relative(benchDir, f).includes(q)))
   .sort();
 
 if (files.length === 0) {
