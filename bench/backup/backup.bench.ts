@@ -65,7 +65,7 @@ function makeSparse(file: string): void {
   const every = 32 * 1024 * 1024;
   sh('truncate', '-s', String(SIZE), file);
   for (let at = 0; at < SIZE; at += every) {
-    sh('dd', 'if=/dev/urandom', `of=${file}`, `bs=${extent}`, 'count=1', `seek=${(at + 2 * 1024 * 1024) / extent}`, 'conv=notrunc', 'status=none', 'iflag=fullblock');
+    sh('dd', 'if=/dev/urandom', `of=${file}`, `bs=${extent}`, 'count=1', `seek=${at + 2 * 1024 * 1024}`, 'oflag=seek_bytes', 'conv=notrunc', 'status=none', 'iflag=fullblock');
   }
 }
 
