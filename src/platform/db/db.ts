@@ -62,6 +62,12 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
       statement_timeout: 15_000,
     });
     pool.on('error', (err) => opts.onError?.(err));
+    // pg-pool listens for errors only on IDLE clients: a checked-out client (a transaction between
+    // two statements, a migration session) whose server connection dies emits 'error' with no
+    // listener, which is an uncaught exception that ends the process — a PostgreSQL restart under
+    // load used to kill LIMEN. The statement in flight still fails (→ 503); this just keeps the
+    // process alive. Every client gets a listener of its own for its whole life.
+    pool.on('connect', (client) => client.on('error', (err) => opts.onError?.(err)));
     const db = drizzle(pool) as unknown as Db;
     return {
       db,
