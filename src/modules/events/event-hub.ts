@@ -67,12 +67,22 @@ export function createEventHub(opts: EventHubOptions): EventHub {
     c.socket.terminate();
   };
 
-  const send = (c: Client, msg: object): void => {
+  /**
+   * A message is serialized once, to a Buffer, however many sockets receive it (2,000 subscribers
+   * of one event cost one JSON.stringify and one UTF-8 encoding); sent as a text frame. A failed
+   * write needs no callback: the socket's 'error'/'close' handlers remove the client.
+   */
+  const encode = (msg: object): Buffer => Buffer.from(JSON.stringify(msg));
+  const sendEncoded = (c: Client, data: Buffer): void => {
     if (c.socket.readyState !== OPEN) return;
     if (c.socket.bufferedAmount > maxBuffered) return drop(c, 'slow consumer');
-    c.socket.send(JSON.stringify(msg), (err) => {
-      if (err) clients.delete(c);
-    });
+    c.socket.send(data, { binary: false });
+  };
+  const send = (c: Client, msg: object): void => sendEncoded(c, encode(msg));
+  /** Sends to every client `to` accepts; encodes only if at least one does. */
+  const broadcast = (to: (c: Client) => boolean, msg: object): void => {
+    let data: Buffer | undefined;
+    for (const c of clients) if (to(c)) sendEncoded(c, (data ??= encode(msg)));
   };
 
   const sendSnapshot = (c: Client): void => {
@@ -121,13 +131,13 @@ export function createEventHub(opts: EventHubOptions): EventHub {
       sendSnapshot(c);
     },
     publish(type, vm) {
-      for (const c of clients) if (sees(c, vm)) send(c, { type, vm });
+      broadcast((c) => sees(c, vm), { type, vm });
     },
     publishAdmin(type, payload) {
-      for (const c of clients) if (c.principal.role === 'admin') send(c, { ...payload, type });
+      broadcast((c) => c.principal.role === 'admin', { ...payload, type });
     },
     publishStats(vm, stats) {
-      for (const c of clients) if (c.watching.has(vm.uuid) && sees(c, vm)) send(c, { type: 'vm.stats', vm: { uuid: vm.uuid }, stats });
+      broadcast((c) => c.watching.has(vm.uuid) && sees(c, vm), { type: 'vm.stats', vm: { uuid: vm.uuid }, stats });
     },
     resyncAll() {
       for (const c of clients) sendSnapshot(c);

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { attachPrepared, pglitePreparedRunner, pgPreparedRunner } from './prepared.js';
 
 export type Db = PgDatabase<PgQueryResultHKT>;
 /** A transaction handle has the same query surface as Db. */
@@ -69,6 +70,8 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     // process alive. Every client gets a listener of its own for its whole life.
     pool.on('connect', (client) => client.on('error', (err) => opts.onError?.(err)));
     const db = drizzle(pool) as unknown as Db;
+    const getTypeParser = pg.default.types.getTypeParser as (oid: number, format?: string) => unknown;
+    attachPrepared(db, pgPreparedRunner(pool, { getTypeParser: timestampsAsText(getTypeParser) }));
     return {
       db,
       kind: 'postgres',
@@ -81,8 +84,9 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
   const { drizzle } = await import('drizzle-orm/pglite');
   const dir = opts.memory ? 'memory://' : join(opts.dataDir, 'db');
   if (!opts.memory) mkdirSync(dir, { recursive: true });
-  const pglite = await PGlite.create(dir, await pgliteAssets());
+  const pglite = await PGlite.create(dir, { ...(await pgliteAssets()), startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS] });
   const db = drizzle(pglite) as unknown as Db;
+  attachPrepared(db, await pglitePreparedRunner(pglite, Object.fromEntries(TEXT_TYPES.map((oid) => [oid, (v: string) => v]))));
   return {
     db,
     kind: 'pglite',
@@ -90,6 +94,24 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     ping: (ms) => pingDb(db, ms),
     close: () => pglite.close(),
   };
+}
+
+/**
+ * The embedded server initialises its whole buffer pool at start (it is resident memory from the
+ * first second): PostgreSQL's default 128 MB is most of an idle LIMEN's RSS. LIMEN's database is
+ * small (users, VMs, audit) and the OS page cache still holds the data files, so 16 MB is plenty
+ * (bench/memory: idle RSS −115 MiB).
+ */
+const PGLITE_SETTINGS = ['-c', 'shared_buffers=16MB'];
+
+/**
+ * Date, time and interval types (and their arrays) stay text, as drizzle's own sessions return
+ * them: the prepared path (prepared.ts) must hand repos the same rows as drizzle.
+ */
+const TEXT_TYPES = [1114, 1184, 1186, 1082, 1231, 1115, 1185, 1187, 1182];
+
+function timestampsAsText(fallback: (oid: number, format?: string) => unknown) {
+  return (oid: number, format?: string) => (TEXT_TYPES.includes(oid) ? (v: string) => v : fallback(oid, format));
 }
 
 /**

@@ -1,10 +1,14 @@
 // Thin helpers over drizzle's sql template: repos write plain SQL and get typed rows back.
 import type { SQL } from 'drizzle-orm';
 import type { Db, Tx } from './db.js';
+import { preparedFor } from './prepared.js';
 
 export type Queryable = Db | Tx;
 
 export async function queryRows<T>(db: Queryable, q: SQL): Promise<T[]> {
+  // outside a transaction: the cached prepared statement path (prepared.ts)
+  const prepared = preparedFor(db);
+  if (prepared) return (await prepared(q)) as T[];
   const r = (await db.execute(q)) as { rows: T[] };
   return r.rows;
 }
