@@ -68,20 +68,20 @@ export function createEventHub(opts: EventHubOptions): EventHub {
   };
 
   /**
-   * A message is serialized once, to a Buffer, however many sockets receive it (2,000 subscribers
-   * of one event cost one JSON.stringify and one UTF-8 encoding); sent as a text frame. A failed
-   * write needs no callback: the socket's 'error'/'close' handlers remove the client.
+   * A message is serialized once however many sockets receive it (2,000 subscribers of one event
+   * cost one JSON.stringify, not 2,000). A failed write needs no callback: the socket's
+   * 'error'/'close' handlers remove the client.
    */
-  const encode = (msg: object): Buffer => Buffer.from(JSON.stringify(msg));
-  const sendEncoded = (c: Client, data: Buffer): void => {
+  const encode = (msg: object): string => JSON.stringify(msg);
+  const sendEncoded = (c: Client, data: string): void => {
     if (c.socket.readyState !== OPEN) return;
     if (c.socket.bufferedAmount > maxBuffered) return drop(c, 'slow consumer');
-    c.socket.send(data, { binary: false });
+    c.socket.send(data);
   };
   const send = (c: Client, msg: object): void => sendEncoded(c, encode(msg));
   /** Sends to every client `to` accepts; encodes only if at least one does. */
   const broadcast = (to: (c: Client) => boolean, msg: object): void => {
-    let data: Buffer | undefined;
+    let data: string | undefined;
     for (const c of clients) if (to(c)) sendEncoded(c, (data ??= encode(msg)));
   };
 
