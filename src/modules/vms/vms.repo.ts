@@ -171,6 +171,23 @@ export async function listVms(db: Queryable, ownerId?: string): Promise<VmRecord
   return rows.map(toRecord);
 }
 
+/**
+ * One page of a VM list (a user's own, or every VM for an admin) in the API's order, and the
+ * number of VMs the whole list has. One statement: the total rides along as a window count, so a
+ * page costs one round trip; only a page past the end needs a second (count) query.
+ */
+export async function listVmPage(db: Queryable, f: { ownerId?: string; limit: number; offset: number }): Promise<{ items: VmRecord[]; total: number }> {
+  const where = f.ownerId ? sql`where owner_id = ${f.ownerId}` : sql``;
+  const rows = await queryRows<Row & { total: string | number }>(
+    db,
+    sql`select *, count(*) over () as total from vms ${where} order by created_at, uuid limit ${f.limit} offset ${f.offset}`,
+  );
+  if (rows.length > 0) return { items: rows.map(toRecord), total: Number(rows[0]!.total) };
+  if (f.offset === 0) return { items: [], total: 0 };
+  const r = await queryOne<{ n: number }>(db, sql`select count(*)::int as n from vms ${where}`);
+  return { items: [], total: r?.n ?? 0 };
+}
+
 export async function listVmsInStates(db: Queryable, states: readonly VmState[]): Promise<VmRecord[]> {
   const list = sql.join(states.map((s) => sql`${s}`), sql`, `);
   return (await queryRows<Row>(db, sql`select ${VM_COLUMNS} from vms where state in (${list}) order by created_at`)).map(toRecord);

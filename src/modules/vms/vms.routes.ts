@@ -25,6 +25,16 @@ import {
 } from './vms.schemas.js';
 
 const security = [{ bearer: [] }];
+// The list convention of the other admin lists (users, audit): ?page= from 1, ?per_page= ≤ 200.
+const DEFAULT_PER_PAGE = 50;
+const MAX_PER_PAGE = 200;
+const ListQuery = Type.Object(
+  {
+    page: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,5}$' })),
+    per_page: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,2}$' })),
+  },
+  { additionalProperties: false },
+);
 const tags = ['vms'];
 const uuidOf = (p: unknown): string => (p as { uuid: string }).uuid.toLowerCase();
 const isoView = (iso: { id: string; name: string } | null) => (iso ? { id: iso.id, name: iso.name } : null);
@@ -42,10 +52,21 @@ export function registerVmRoutes({ vms, settings, stats, reconciler }: VmRouteDe
 
     app.get(
       '/api/vms',
-      { config: user, schema: { tags, security, summary: 'Your VMs (admins: all)', response: { 200: Type.Object({ items: Type.Array(VmDto), total: Type.Integer() }) } } },
+      {
+        config: user,
+        schema: {
+          tags,
+          security,
+          summary: 'Your VMs (admins: all), oldest first, a page at a time: `total` counts them all',
+          querystring: ListQuery,
+          response: { 200: Type.Object({ items: Type.Array(VmDto), total: Type.Integer() }) },
+        },
+      },
       async (req) => {
-        const items = (await vms.list(principalOf(req))).map(toVmDto);
-        return { items, total: items.length };
+        const q = req.query as { page?: string; per_page?: string };
+        const perPage = Math.min(MAX_PER_PAGE, Number(q.per_page ?? DEFAULT_PER_PAGE));
+        const r = await vms.list(principalOf(req), { limit: perPage, offset: (Number(q.page ?? 1) - 1) * perPage });
+        return { items: r.items.map(toVmDto), total: r.total };
       },
     );
 

@@ -16,7 +16,7 @@ import { checkDelete, planAction, vmStateOf, type VmAction } from './vm-state.js
 import type { VmStore } from './vm-store.js';
 import { checkSize, normalizeVmName } from './vm-input.js';
 import { toAppError } from './vm-errors.js';
-import { findVm, insertVm, listVms, nameTaken, type CloneMode, type NewVm, type VmRecord } from './vms.repo.js';
+import { findVm, insertVm, listVmPage, listVms, nameTaken, type CloneMode, type NewVm, type VmRecord } from './vms.repo.js';
 import { checkUserData, hostnameFor, type CloudInitSpec } from './cloud-init.js';
 import { listSshKeys } from '../sshkeys/index.js';
 
@@ -54,7 +54,8 @@ export interface CreateBatchOptions {
 
 export interface VmsService {
   loadVmFor(principal: Principal, uuid: string, opts?: { tx?: Tx; forUpdate?: boolean }): Promise<VmRecord>;
-  list(principal: Principal): Promise<VmRecord[]>;
+  /** One page of the caller's VMs (admins: every VM) and how many there are in all. */
+  list(principal: Principal, page: { limit: number; offset: number }): Promise<{ items: VmRecord[]; total: number }>;
   listAll(): Promise<VmRecord[]>;
   create(req: FastifyRequest, principal: Principal, input: CreateVmInput): Promise<VmRecord>;
   /**
@@ -241,7 +242,7 @@ export function createVmsService(rt: VmRuntime, store: VmStore, lifecycle: VmLif
   return {
     loadVmFor,
     tracked,
-    list: (principal) => listVms(db, principal.role === 'admin' ? undefined : principal.id),
+    list: (principal, page) => listVmPage(db, { ownerId: principal.role === 'admin' ? undefined : principal.id, ...page }),
     listAll: () => listVms(db),
 
     create: async (req, principal, input) => (await createBatch(req, principal, [input]))[0]!,

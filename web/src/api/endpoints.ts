@@ -26,7 +26,18 @@ export const quota = {
 };
 
 export const vms = {
-  list: () => api.get<List<Vm>>('/api/vms'),
+  /** Every VM of the list (the API answers a page of at most 200 at a time). */
+  list: async (): Promise<List<Vm>> => {
+    const page = (n: number) => api.get<List<Vm>>('/api/vms', { per_page: '200', page: String(n) });
+    const first = await page(1);
+    const items = [...first.items];
+    for (let n = 2; items.length < first.total && n <= 50; n++) {
+      const next = await page(n);
+      if (next.items.length === 0) break;
+      items.push(...next.items);
+    }
+    return { items, total: first.total };
+  },
   get: (uuid: string) => api.get<Vm>(`/api/vms/${enc(uuid)}`),
   create: (body: VmCreate) => api.post<Vm>('/api/vms', body),
   // PATCH answers {vm, applied}: `applied` says whether the change is live or waits for the next boot.

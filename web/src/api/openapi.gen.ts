@@ -1855,10 +1855,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Your VMs (admins: all) */
+        /** Your VMs (admins: all), oldest first, a page at a time: `total` counts them all */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    page?: string;
+                    per_page?: string;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
