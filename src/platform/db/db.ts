@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
-import { attachPrepared, pglitePreparedRunner, pgPreparedRunner } from './prepared.js';
+import { attachPrepared, pglitePreparedRunner } from './prepared.js';
 
 export type Db = PgDatabase<PgQueryResultHKT>;
 /** A transaction handle has the same query surface as Db. */
@@ -70,8 +70,6 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     // process alive. Every client gets a listener of its own for its whole life.
     pool.on('connect', (client) => client.on('error', (err) => opts.onError?.(err)));
     const db = drizzle(pool) as unknown as Db;
-    const getTypeParser = pg.default.types.getTypeParser as (oid: number, format?: string) => unknown;
-    attachPrepared(db, pgPreparedRunner(pool, { getTypeParser: timestampsAsText(getTypeParser) }));
     return {
       db,
       kind: 'postgres',
@@ -105,14 +103,10 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
 const PGLITE_SETTINGS = ['-c', 'shared_buffers=16MB'];
 
 /**
- * Date, time and interval types (and their arrays) stay text, as drizzle's own sessions return
+ * Date, time and interval types (and their arrays) stay text, as drizzle's PGlite session returns
  * them: the prepared path (prepared.ts) must hand repos the same rows as drizzle.
  */
 const TEXT_TYPES = [1114, 1184, 1186, 1082, 1231, 1115, 1185, 1187, 1182];
-
-function timestampsAsText(fallback: (oid: number, format?: string) => unknown) {
-  return (oid: number, format?: string) => (TEXT_TYPES.includes(oid) ? (v: string) => v : fallback(oid, format));
-}
 
 /**
  * PGlite's WebAssembly compiled once per process: compiling it is most of PGlite's start-up cost

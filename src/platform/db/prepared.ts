@@ -4,14 +4,15 @@
 // - PGlite: drizzle → PGlite.query() makes six calls into the WebAssembly backend per statement
 //   (parse, describe, bind, describe, execute, sync). Here a known statement is ONE call (bind +
 //   describe + execute + sync in one buffer): ~4x less CPU per query, measured in bench/api.
-// - PostgreSQL: node-postgres named statements (parsed once per pooled connection).
+// PGlite only: on PostgreSQL the statements keep drizzle's path (node-postgres named statements
+// were tried; a VM-reconciler test on PostgreSQL failed with them and there was no time to find
+// out why — the Node-side cost there is the driver's, not the parse).
 // Only used outside transactions (a transaction handle keeps drizzle's path): on PGlite the
 // statement takes the same transaction and query locks as PGlite.query(), so it never interleaves
 // with an open transaction. Results are the same rows drizzle returns (timestamps as strings).
 import { createHash } from 'node:crypto';
 import { DrizzleQueryError, type SQL } from 'drizzle-orm';
 import type { PGlite } from '@electric-sql/pglite';
-import type pg from 'pg';
 
 export interface PreparedRunner {
   rows<T>(text: string, params: unknown[]): Promise<T[]>;
@@ -50,24 +51,6 @@ export function preparedFor(db: object): ((q: SQL) => Promise<unknown[]>) | unde
 const statementName = (text: string): string => `limen_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
 
 const sqlState = (err: unknown): string | undefined => (err as { code?: string } | undefined)?.code;
-
-/** node-postgres: named statements, so each pooled connection parses a text once. */
-export function pgPreparedRunner(pool: pg.Pool, types: pg.CustomTypesConfig): PreparedRunner {
-  const names = new Map<string, string>();
-  return {
-    async rows<T>(text: string, params: unknown[]): Promise<T[]> {
-      let name = names.get(text);
-      if (name === undefined && names.size < MAX_STATEMENTS) names.set(text, (name = statementName(text)));
-      try {
-        return (await pool.query({ name, text, values: params, types })).rows as T[];
-      } catch (err) {
-        if (name === undefined || !STALE_STATEMENT.has(sqlState(err) ?? '')) throw err;
-        names.delete(text);
-        return (await pool.query({ text, values: params, types })).rows as T[];
-      }
-    },
-  };
-}
 
 interface Statement {
   name: string;
