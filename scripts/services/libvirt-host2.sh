@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# A second, independent libvirt host on this machine, for the multi-host tests and for trying
+# several hosts locally: a privileged libvirtd in its own mount namespace, where /etc/libvirt,
+# /run/libvirt, /var/lib/libvirt, /var/cache/libvirt and /var/log/libvirt are bind mounts of
+# directories under $LIMEN_STATE/libvirt-host2 — so it has its own domains, its own QEMU state and
+# its own socket, and never sees the main daemon's guests (nor they it). It listens on
+# $DIR/sock/libvirt-sock only; LIMEN reaches it as qemu+unix:///system?socket=<that path>.
+# Its VNC ports (6100-6199) and migration ports (49400-49499) do not collide with the main daemon's.
+# Root only (mount namespaces). PIDs recorded; stopped by PID only.
+# usage: libvirt-host2.sh start|stop|uri|stop-daemon|start-daemon
+#        (start prints the URI on stdout; stop-daemon kills only libvirtd: guests keep running,
+#        exactly like a hypervisor host whose management daemon went away)
+set -euo pipefail
+source "$(dirname "$0")/../lib/common.sh"
+
+DIR="$LIMEN_STATE/libvirt-host2"
+SOCK="$DIR/sock/libvirt-sock"
+URI="qemu+unix:///system?socket=$SOCK"
+PIDFILE="$DIR/libvirtd.pid"
+
+virsh_ok() { virsh -q -c "$URI" version >/dev/null 2>&1; }
+
+prepare() {
+  mkdir -p "$DIR"/{etc,run,lib,cache,log,sock}
+  chmod 755 "$DIR" "$DIR/lib" "$DIR/run"
+  cat >"$DIR/etc/libvirtd.conf" <<CONF
+unix_sock_dir = "$DIR/sock"
+unix_sock_rw_perms = "0700"
+# a host UUID of its own: libvirt refuses to migrate a guest to "the same host"
+host_uuid = "7f3c2a10-4c1b-4c4e-9a51-000000000002"
+CONF
+  cat >"$DIR/etc/qemu.conf" <<CONF
+# guest console logs go to files: this namespace has no virtlogd
+stdio_handler = "file"
+remote_display_port_min = 6100
+remote_display_port_max = 6199
+migration_port_min = 49400
+migration_port_max = 49499
+CONF
+}
+
+start_daemon() {
+  pid_alive "$(cat "$PIDFILE" 2>/dev/null || true)" && return 0
+  unshare -m --propagation private sh -c '
+    D="$1"
+    mount --bind "$D/etc" /etc/libvirt && mount --bind "$D/run" /run/libvirt &&
+    mount --bind "$D/lib" /var/lib/libvirt && mount --bind "$D/cache" /var/cache/libvirt &&
+    mount --bind "$D/log" /var/log/libvirt &&
+    exec libvirtd --daemon --config "$D/etc/libvirtd.conf" --pid-file "$D/libvirtd.pid"' sh "$DIR"
+  WAIT_SECONDS=60 wait_for virsh_ok || { echo "second libvirtd did not answer on $URI within 60 s" >&2; exit 1; }
+}
+
+case "${1:-}" in
+  start)
+    [ "$(id -u)" = 0 ] || { echo "the second libvirt host needs root (mount namespace)" >&2; exit 2; }
+    command -v libvirtd >/dev/null || { echo "libvirtd is not installed" >&2; exit 1; }
+    prepare
+    t0=$(date +%s%N)
+    start_daemon
+    log "second libvirt host ready at $URI after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+    echo "$URI"
+    ;;
+  stop)
+    if virsh_ok; then
+      for d in $(virsh -q -c "$URI" list --all --name 2>/dev/null | grep '^limen-' || true); do
+        virsh -q -c "$URI" destroy "$d" >/dev/null 2>&1 || true
+        virsh -q -c "$URI" undefine "$d" --snapshots-metadata --nvram >/dev/null 2>&1 \
+          || virsh -q -c "$URI" undefine "$d" --snapshots-metadata >/dev/null 2>&1 || true
+      done
+    fi
+    stop_pidfile "$PIDFILE" 15
+    # guests left running while the daemon was away (the daemon was stopped first): their QEMU
+    # PIDs are in the host's own run directory
+    for f in "$DIR"/run/qemu/*.pid; do if [ -f "$f" ]; then stop_pidfile "$f" 10; fi; done
+    ;;
+  stop-daemon) stop_pidfile "$PIDFILE" 15 ;;
+  start-daemon) start_daemon; echo "$URI" ;;
+  uri) echo "$URI" ;;
+  *) echo "usage: $0 start|stop|uri|stop-daemon|start-daemon" >&2; exit 64 ;;
+esac
