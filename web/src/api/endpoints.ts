@@ -84,10 +84,10 @@ export const admin = {
   endConsoleSession: (id: string) => api.del(`/api/admin/console-sessions/${enc(id)}`),
   audit: (q: AuditQuery) => api.get<List<AuditEntry>>('/api/admin/audit', { ...q }),
   alerts: () => api.get<List<Alert>>('/api/alerts'),
-  // NOT IN THE API yet (multi-host issue): the hosts page treats 404 as "not available yet".
   hosts: () => api.get<List<Host>>('/api/admin/hosts'),
   addHost: (name: string, uri: string) => api.post<Host>('/api/admin/hosts', { name, uri }),
   drainHost: (id: string) => api.post<Host>(`/api/admin/hosts/${enc(id)}/drain`),
+  undrainHost: (id: string) => api.post<Host>(`/api/admin/hosts/${enc(id)}/undrain`),
   removeHost: (id: string) => api.del(`/api/admin/hosts/${enc(id)}`),
   backups: () => api.get<List<Backup>>('/api/admin/backups'),
   startBackup: (withIsos = false) => api.post<Backup>('/api/admin/backups', { with_isos: withIsos }),

@@ -59,18 +59,7 @@ export type Alert = ItemOf<ResponseOf<'/api/alerts', 'get'>>;
 export type Backup = ResponseOf<'/api/admin/backups', 'post'>;
 
 /** NOT IN THE API yet (multi-host issue): the shape CONTRACT.md §4 describes; the page shows "not available" on 404. */
-export interface Host {
-  id: string;
-  name: string;
-  uri: string;
-  state: string;
-  vcpus_total?: number;
-  vcpus_used?: number;
-  memory_mb_total?: number;
-  memory_mb_used?: number;
-  vms?: number;
-  draining?: boolean;
-}
+export type Host = ItemOf<ResponseOf<'/api/admin/hosts', 'get'>>;
 
 export type Group = ItemOf<ResponseOf<'/api/admin/groups', 'get'>>;
 export type GroupDetail = ResponseOf<'/api/admin/groups/{id}', 'get'>;

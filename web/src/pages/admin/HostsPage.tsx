@@ -1,7 +1,6 @@
 // Hypervisor hosts: connection state and capacity; add a libvirt URI, drain, remove.
 import { useState, type FormEvent } from 'react';
 import { admin } from '../../api/endpoints';
-import { ApiError } from '../../api/errors';
 import type { Host } from '../../api/types';
 import { AsyncView, EmptyState, InlineError } from '../../components/AsyncStates';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
@@ -38,33 +37,13 @@ function AddHostForm({ onAdded }: { onAdded: () => void }) {
   );
 }
 
-const capacity = (used: number | undefined, total: number | undefined, fmt: (n: number) => string = String) =>
-  total === undefined ? '—' : `${used === undefined ? '?' : fmt(used)} / ${fmt(total)}`;
-
-/** The hosts API comes with the multi-host issue; until then the server answers 404 and the page says so. */
-async function loadHosts(): Promise<Host[] | null> {
-  try {
-    return (await admin.hosts()).items;
-  } catch (e) {
-    if (e instanceof ApiError && e.status === 404) return null;
-    throw e;
-  }
-}
+/** "used / allocatable" (allocatable = capacity × overcommit); "—" while libvirt has not answered yet. */
+const usage = (used: number, total: number | undefined, fmt: (n: number) => string = String) =>
+  total === undefined ? `${fmt(used)} / —` : `${fmt(used)} / ${fmt(total)}`;
 
 export function HostsPage() {
-  const list = useAsync(loadHosts, []);
-  // Hooks before any early return: React needs the same hooks on every render.
-  const [confirm, setConfirm] = useState<{ kind: 'drain' | 'remove'; host: Host } | null>(null);
-  if (list.data === null) {
-    return (
-      <section className="page">
-        <h1>Hosts</h1>
-        <EmptyState title="Multiple hosts are not available yet">
-          <p>This LIMEN runs every machine on its own host. Adding, draining and removing hypervisor hosts arrives with multi-host support; nothing needs doing here until then.</p>
-        </EmptyState>
-      </section>
-    );
-  }
+  const list = useAsync(async () => (await admin.hosts()).items, []);
+  const [confirm, setConfirm] = useState<{ kind: 'drain' | 'undrain' | 'remove'; host: Host } | null>(null);
   return (
     <section className="page">
       <h1>Hosts</h1>
@@ -72,19 +51,21 @@ export function HostsPage() {
       <AsyncView {...list} data={list.data} isEmpty={(h) => h.length === 0} empty={<EmptyState title="No hosts registered" />}>
         {(items) => (
           <table className="table">
-            <thead><tr><th scope="col">Name</th><th scope="col">URI</th><th scope="col">Connection</th><th scope="col">vCPUs</th><th scope="col">Memory</th><th scope="col">VMs</th><th scope="col"><span className="visually-hidden">Actions</span></th></tr></thead>
+            <thead><tr><th scope="col">Name</th><th scope="col">URI</th><th scope="col">Connection</th><th scope="col">vCPUs used / allocatable</th><th scope="col">Memory used / allocatable</th><th scope="col">VMs</th><th scope="col"><span className="visually-hidden">Actions</span></th></tr></thead>
             <tbody>
               {items.map((h) => (
-                <tr key={h.id}>
-                  <td>{h.name}{h.draining && <span className="badge"> draining</span>}</td>
+                <tr key={h.id} data-host={h.name}>
+                  <td>{h.name}{h.state === 'draining' && <span className="badge"> draining</span>}</td>
                   <td><code>{h.uri}</code></td>
-                  <td><span className={`badge badge-conn-${h.state}`}>{h.state}</span></td>
-                  <td>{capacity(h.vcpus_used, h.vcpus_total)}</td>
-                  <td>{capacity(h.memory_mb_used, h.memory_mb_total, formatMemoryMb)}</td>
-                  <td>{h.vms ?? '—'}</td>
+                  <td><span className={`badge badge-conn-${h.status}`}>{h.status}</span>{h.last_seen_at && !h.reachable && <span className="unit"> last seen {new Date(h.last_seen_at).toLocaleString()}</span>}</td>
+                  <td>{usage(h.allocated.vcpus, h.allocatable?.vcpus)}</td>
+                  <td>{usage(h.allocated.memory_mb, h.allocatable?.memory_mb, formatMemoryMb)}</td>
+                  <td>{h.allocated.vms}</td>
                   <td className="row-actions">
-                    <button type="button" className="btn btn-small" disabled={h.draining} onClick={() => setConfirm({ kind: 'drain', host: h })}>Drain</button>
-                    <button type="button" className="btn btn-small btn-danger-outline" onClick={() => setConfirm({ kind: 'remove', host: h })}>Remove</button>
+                    {h.state === 'draining'
+                      ? <button type="button" className="btn btn-small" onClick={() => setConfirm({ kind: 'undrain', host: h })}>Undrain</button>
+                      : <button type="button" className="btn btn-small" onClick={() => setConfirm({ kind: 'drain', host: h })}>Drain</button>}
+                    <button type="button" className="btn btn-small btn-danger-outline" disabled={h.name === 'default' || h.allocated.vms > 0} title={h.name === 'default' ? 'The default host comes from LIBVIRT_URI' : h.allocated.vms > 0 ? 'Machines still live on this host' : undefined} onClick={() => setConfirm({ kind: 'remove', host: h })}>Remove</button>
                   </td>
                 </tr>
               ))}
@@ -95,11 +76,21 @@ export function HostsPage() {
       {confirm && (
         <ConfirmDialog
           open
-          title={confirm.kind === 'drain' ? `Drain ${confirm.host.name}?` : `Remove ${confirm.host.name}?`}
-          message={confirm.kind === 'drain' ? 'No new machines are placed on this host. Machines already there keep running.' : 'LIMEN stops managing this host. The server refuses while machines still live there.'}
-          confirmLabel={confirm.kind === 'drain' ? 'Drain' : 'Remove host'}
+          title={`${confirm.kind === 'drain' ? 'Drain' : confirm.kind === 'undrain' ? 'Undrain' : 'Remove'} ${confirm.host.name}?`}
+          message={{
+            drain: 'No new machines are placed on this host. Machines already there keep running.',
+            undrain: 'New machines may be placed on this host again.',
+            remove: 'LIMEN stops managing this host. The server refuses while machines still live there.',
+          }[confirm.kind]}
+          confirmLabel={{ drain: 'Drain', undrain: 'Undrain', remove: 'Remove host' }[confirm.kind]}
           onClose={() => setConfirm(null)}
-          onConfirm={async () => { if (confirm.kind === 'drain') await admin.drainHost(confirm.host.id); else await admin.removeHost(confirm.host.id); list.reload(); }}
+          onConfirm={async () => {
+            const id = confirm.host.id;
+            if (confirm.kind === 'drain') await admin.drainHost(id);
+            else if (confirm.kind === 'undrain') await admin.undrainHost(id);
+            else await admin.removeHost(id);
+            list.reload();
+          }}
         />
       )}
     </section>
