@@ -1,6 +1,6 @@
 // Your profile: the SSH public keys cloud-init puts into machines made from cloud-image templates
 // (add, remove; machines made earlier keep the keys they got).
-import { useState, type FormEvent } from 'react';
+import { useState } from 'react';
 import { useAuth } from '../auth/AuthContext';
 import { sshKeys } from '../api/endpoints';
 import type { SshKey } from '../api/types';
@@ -8,27 +8,17 @@ import { AsyncView, EmptyState, InlineError } from '../components/AsyncStates';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { formatTime } from '../lib/format';
 import { useAsync } from '../lib/useAsync';
+import { useSubmit } from '../lib/useSubmit';
 
 function AddKeyForm({ onAdded }: { onAdded: () => void }) {
   const [key, setKey] = useState('');
   const [name, setName] = useState('');
-  const [pending, setPending] = useState(false);
-  const [error, setError] = useState<unknown>(undefined);
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setPending(true);
-    setError(undefined);
-    try {
-      await sshKeys.add(key.trim(), name.trim() || undefined);
-      setKey('');
-      setName('');
-      onAdded();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setPending(false);
-    }
-  };
+  const { pending, error, submit } = useSubmit(async () => {
+    await sshKeys.add(key.trim(), name.trim() || undefined);
+    setKey('');
+    setName('');
+    onAdded();
+  });
   return (
     <form onSubmit={(e) => void submit(e)}>
       <div className="field">

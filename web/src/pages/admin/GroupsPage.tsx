@@ -1,12 +1,13 @@
 // Groups (a class, a team): the list with member and VM counts and the group quota, and a form to
 // create one. Members, quota, the group's VMs and bulk actions are on the group's own page.
-import { useState, type FormEvent } from 'react';
+import { useState } from 'react';
 import { Link, useNavigate } from 'react-router-dom';
 import { groups } from '../../api/endpoints';
 import type { Group } from '../../api/types';
 import { AsyncView, EmptyState, InlineError } from '../../components/AsyncStates';
 import { formatQuantity, type QuotaKey } from '../../lib/quota';
 import { useAsync } from '../../lib/useAsync';
+import { useSubmit } from '../../lib/useSubmit';
 
 const quotaSummary = (q: Group['quota']): string =>
   (Object.entries(q) as [QuotaKey, number | null][])
@@ -18,20 +19,10 @@ function NewGroupForm() {
   const navigate = useNavigate();
   const [name, setName] = useState('');
   const [description, setDescription] = useState('');
-  const [pending, setPending] = useState(false);
-  const [error, setError] = useState<unknown>(undefined);
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setPending(true);
-    setError(undefined);
-    try {
-      const g = await groups.create({ name: name.trim(), description: description.trim() });
-      navigate(`/admin/groups/${g.id}`);
-    } catch (err) {
-      setError(err);
-      setPending(false);
-    }
-  };
+  const { pending, error, submit } = useSubmit(async () => {
+    const g = await groups.create({ name: name.trim(), description: description.trim() });
+    navigate(`/admin/groups/${g.id}`);
+  });
   return (
     <form className="filters" onSubmit={(e) => void submit(e)}>
       <div className="field">

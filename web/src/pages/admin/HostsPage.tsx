@@ -1,32 +1,22 @@
 // Hypervisor hosts: connection state and capacity; add a libvirt URI, drain, remove.
-import { useState, type FormEvent } from 'react';
+import { useState } from 'react';
 import { admin } from '../../api/endpoints';
 import type { Host } from '../../api/types';
 import { AsyncView, EmptyState, InlineError } from '../../components/AsyncStates';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { formatMemoryMb } from '../../lib/quota';
 import { useAsync } from '../../lib/useAsync';
+import { useSubmit } from '../../lib/useSubmit';
 
 function AddHostForm({ onAdded }: { onAdded: () => void }) {
   const [name, setName] = useState('');
   const [uri, setUri] = useState('');
-  const [pending, setPending] = useState(false);
-  const [error, setError] = useState<unknown>(undefined);
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setPending(true);
-    setError(undefined);
-    try {
-      await admin.addHost(name.trim(), uri.trim());
-      setName('');
-      setUri('');
-      onAdded();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setPending(false);
-    }
-  };
+  const { pending, error, submit } = useSubmit(async () => {
+    await admin.addHost(name.trim(), uri.trim());
+    setName('');
+    setUri('');
+    onAdded();
+  });
   return (
     <form className="inline-form" onSubmit={(e) => void submit(e)}>
       <div className="field"><label htmlFor="host-name">Name</label><input id="host-name" required value={name} onChange={(e) => setName(e.target.value)} /></div>

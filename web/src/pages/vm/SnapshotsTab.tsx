@@ -1,6 +1,6 @@
 // Snapshots: create (running or shut off), list, revert and delete — revert and delete confirm
 // first, since both lose state.
-import { useState, type FormEvent } from 'react';
+import { useState } from 'react';
 import { snapshots } from '../../api/endpoints';
 import type { Snapshot, Vm } from '../../api/types';
 import { AsyncView, EmptyState, InlineError } from '../../components/AsyncStates';
@@ -8,27 +8,17 @@ import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { formatTime } from '../../lib/format';
 import { useAsync } from '../../lib/useAsync';
 import { usePolling } from '../../lib/usePolling';
+import { useSubmit } from '../../lib/useSubmit';
 
 function CreateSnapshotForm({ vm, onCreated }: { vm: Vm; onCreated: () => void }) {
   const [name, setName] = useState('');
   const [description, setDescription] = useState('');
-  const [pending, setPending] = useState(false);
-  const [error, setError] = useState<unknown>(undefined);
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setPending(true);
-    setError(undefined);
-    try {
-      await snapshots.create(vm.uuid, name.trim(), description.trim());
-      setName('');
-      setDescription('');
-      onCreated();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setPending(false);
-    }
-  };
+  const { pending, error, submit } = useSubmit(async () => {
+    await snapshots.create(vm.uuid, name.trim(), description.trim());
+    setName('');
+    setDescription('');
+    onCreated();
+  });
   return (
     <form className="inline-form" onSubmit={(e) => void submit(e)}>
       <div className="field">
