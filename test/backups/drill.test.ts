@@ -14,8 +14,11 @@ import { PG_URL } from '../helpers/db.js';
 import { liveInstall, seed, type Live } from './fixtures.js';
 
 const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+// The CLI gets a temp folder of its own, so "the drill removed its scratch" looks only at this
+// test's drills (a drill killed elsewhere on the machine may have left its scratch in /tmp).
+const cliTmp = mkdtempSync(join(tmpdir(), 'limen-cli-tmp-'));
 const limen = (dataDir: string, ...args: string[]) =>
-  spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], { env: { PATH: process.env.PATH, LIMEN_DATA_DIR: dataDir, LIBVIRT_URI: 'test:///default' }, encoding: 'utf8', timeout: 170_000 });
+  spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], { env: { PATH: process.env.PATH, TMPDIR: cliTmp, LIMEN_DATA_DIR: dataDir, LIBVIRT_URI: 'test:///default' }, encoding: 'utf8', timeout: 170_000 });
 
 describe('limen drill (embedded database, CLI)', () => {
   let live: Live;
@@ -28,6 +31,7 @@ describe('limen drill (embedded database, CLI)', () => {
   after(async () => {
     await live.cleanup();
     rmSync(out, { recursive: true, force: true });
+    rmSync(cliTmp, { recursive: true, force: true });
   });
 
   test('passes end to end and writes evidence', { timeout: 180_000 }, () => {
@@ -39,7 +43,7 @@ describe('limen drill (embedded database, CLI)', () => {
     for (const s of ['backup', 'verify', 'restore into scratch', 'start scratch instance', 'health', 'login (drill account)', 'VM list identical', 'restored disk checksum', 'cleanup']) assert.equal(status[s], 'PASS', s);
     assert.match(readFileSync(join(out, 'ok', 'drill.md'), 'utf8'), /restore drill — PASSED/);
     assert.doesNotMatch(readFileSync(join(out, 'ok', 'drill.json'), 'utf8'), new RegExp(JSON.parse(readFileSync(join(live.dataDir, 'secrets', 'drill-account'), 'utf8')).password));
-    assert.deepEqual(readdirSync(tmpdir()).filter((n) => n.startsWith('limen-drill-') && !n.includes('evidence') && existsSync(join(tmpdir(), n, 'db'))), [], 'scratch removed');
+    assert.deepEqual(readdirSync(cliTmp).filter((n) => n.startsWith('limen-drill-') && existsSync(join(cliTmp, n, 'db'))), [], 'scratch removed');
   });
 
   test('fails loudly on a damaged archive; verify and restore refuse it', { timeout: 120_000 }, async () => {
