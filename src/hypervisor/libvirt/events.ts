@@ -210,6 +210,10 @@ export class EventHub {
 
   private async pollOnce(): Promise<void> {
     const startSeq = this.seq;
+    // The list shows the domains as they were when it was asked for: an action that lands while
+    // the answer is on its way is newer than every event synthesized from it (consumers drop
+    // events older than their last write).
+    const at = new Date();
     let list: DomainSummary[];
     try {
       list = await this.opts.listDomains();
@@ -221,7 +225,6 @@ export class EventHub {
     const emitting = this.baseline;
     this.baseline = true;
     const seen = new Set<string>();
-    const at = new Date();
     const fresher = (uuid: string): boolean => (this.lastStreamSeq.get(uuid) ?? -1) > startSeq;
     for (const d of list) {
       seen.add(d.uuid);
