@@ -227,19 +227,20 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const groups = createGroupsService(ctx);
   await app.register(registerGroupRoutes(ctx, groups, snapshots, createGroupProvisioner(ctx, quotas)));
   await app.register(registerScheduleModule(ctx, snapshots, deps.snapshotScheduler));
-  await app.register(
-    registerConsoleRoutes(
-      ctx,
-      createConsolesService(ctx, deps.consoleVmAccess ?? {
-        getVm: (p, uuid) => ctx.vmAccess.loadVmFor(p, uuid),
-        vncEndpoint: (vm) => ctx.hosts.registry.driverFor(vm.host).getVncEndpoint(vm.uuid),
-        onVmState: (cb) =>
-          ctx.hosts.registry.subscribe((_host, e) => {
-            if (e.type === 'stopped' || e.type === 'shutdown' || e.type === 'crashed' || e.type === 'undefined' || e.type === 'suspended') cb(e.uuid, e.type);
-          }),
+  const consoles = createConsolesService(ctx, deps.consoleVmAccess ?? {
+    getVm: (p, uuid) => ctx.vmAccess.loadVmFor(p, uuid),
+    vncEndpoint: async (vm) => {
+      const driver = ctx.hosts.registry.driverFor(vm.host);
+      const endpoint = await driver.getVncEndpoint(vm.uuid);
+      // the host's URI decides the way in (direct, ssh tunnel, refused): consoles/vnc-route.ts
+      return endpoint && { ...endpoint, hostUri: driver.uri };
+    },
+    onVmState: (cb) =>
+      ctx.hosts.registry.subscribe((_host, e) => {
+        if (e.type === 'stopped' || e.type === 'shutdown' || e.type === 'crashed' || e.type === 'undefined' || e.type === 'suspended') cb(e.uuid, e.type);
       }),
-    ),
-  );
+  });
+  await app.register(registerConsoleRoutes(ctx, consoles));
   // Last: the UI catch-all must not shadow API routes.
   await app.register(registerWebUi());
 
@@ -286,6 +287,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     closing.abort();
     ctx.events.close();
     await Promise.all(loops.map((l) => l.stopped));
+    // the abort above closed every console; their ssh tunnel processes are gone before we return
+    await consoles.tunnelsGone();
     if (!deps.cluster) await cluster.close();
   });
   return app;

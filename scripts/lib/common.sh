@@ -10,7 +10,7 @@ log() { printf '[limen] %s\n' "$*" >&2; }
 # Debian packages the full product and its test suite use (RECIPES.md).
 LIMEN_APT_PACKAGES=(libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 genisoimage
   qemu-utils libvirt-dev pkg-config prometheus prometheus-alertmanager postgresql chromium nginx
-  grub-rescue-pc g++ make python3)
+  grub-rescue-pc g++ make python3 openssh-client openssh-server netcat-openbsd)
 
 # Installs the Debian packages in "$@" that are missing. As root it runs apt; otherwise it prints
 # the exact command and exits 2 (CONTRACT.md §1).

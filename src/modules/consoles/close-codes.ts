@@ -9,6 +9,8 @@ export const CLOSE = {
   vncUnavailable: { code: 4006, reason: 'The console of this machine is not reachable' },
   accountEnded: { code: 4007, reason: 'Your session has ended' },
   ticketRateLimited: { code: 4008, reason: 'Too many refused console tickets; try again in a minute' },
+  tunnelFailed: { code: 4009, reason: "The SSH tunnel to this machine's host could not be opened" },
+  consoleNotConfigured: { code: 4010, reason: 'Consoles on this host need VNC on a management network (not configured)' },
   serverShutdown: { code: 1001, reason: 'Server is shutting down' },
 } as const;
 
@@ -25,6 +27,8 @@ export const END_REASON: Record<CloseKind | 'client_closed' | 'vnc_closed', stri
   vncUnavailable: 'vnc_unavailable',
   accountEnded: 'account_ended',
   ticketRateLimited: 'ticket_rate_limited',
+  tunnelFailed: 'tunnel_failed',
+  consoleNotConfigured: 'console_not_configured',
   serverShutdown: 'server_shutdown',
   client_closed: 'client_closed',
   vnc_closed: 'vnc_closed',

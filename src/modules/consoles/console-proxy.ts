@@ -6,7 +6,11 @@
 // update allocates nothing per chunk: fresh 64 KiB buffers per read made V8 run full collections
 // every ~20 MB moved, the biggest cost of the proxy (bench/console). ws sends a Buffer without
 // copying it, so the socket stays paused until the frame is written, then the buffer is reused.
+//
+// For hosts reached over SSH the VNC bytes come through an `ssh -W` child (ssh-tunnel.ts): the
+// same pump runs over its stdout/stdin (pumpStreams), with the same backpressure both ways.
 import { connect, type Socket } from 'node:net';
+import type { Readable, Writable } from 'node:stream';
 import type { WebSocket, RawData } from 'ws';
 
 const READ_BUFFER_BYTES = 256 * 1024;
@@ -24,8 +28,8 @@ export interface PumpEnd {
 }
 
 export interface Pump {
-  /** The VNC connection (destroy it to end the session from the server side). */
-  tcp: Socket;
+  /** Ends the VNC side (the session is being closed from the server side). */
+  destroy(): void;
   /** Resolves once either side has closed (the caller closes the other). */
   ended: Promise<PumpEnd>;
 }
@@ -64,19 +68,59 @@ export function pump(ws: WebSocket, endpoint: { host: string; port: number }, co
     },
   });
 
+  forwardClient(ws, tcp, counters, now);
+  tcp.on('error', (error) => finish({ by: 'vnc', error }));
+  tcp.on('close', () => finish({ by: 'vnc' }));
+  ws.on('error', (error) => finish({ by: 'client', error }));
+  ws.on('close', () => finish({ by: 'client' }));
+  return { destroy: () => tcp.destroy(), ended };
+}
+
+/** Browser → VNC: binary frames only, the websocket paused while the VNC side is full. */
+function forwardClient(ws: WebSocket, sink: Writable, counters: PumpCounters, now: () => number): void {
   ws.on('message', (data: RawData, isBinary: boolean) => {
     counters.lastClientActivity = now();
     // RFB is binary; a text frame is not part of the protocol and is dropped, never forwarded.
     if (!isBinary) return;
     const buf = toBuffer(data);
     counters.toVm += buf.length;
-    if (!tcp.write(buf)) ws.pause();
+    if (!sink.write(buf)) ws.pause();
   });
-  tcp.on('drain', () => ws.resume());
+  sink.on('drain', () => ws.resume());
+}
 
-  tcp.on('error', (error) => finish({ by: 'vnc', error }));
-  tcp.on('close', () => finish({ by: 'vnc' }));
+/**
+ * The same pump over a pair of streams (an `ssh -W` child's stdout and stdin). `ended` resolves
+ * when the browser leaves or the VNC side's output ends; `destroy` is the caller's to supply
+ * (ending the child ends both streams).
+ */
+export function pumpStreams(
+  ws: WebSocket,
+  vnc: { output: Readable; input: Writable; destroy(): void },
+  counters: PumpCounters,
+  now: () => number = Date.now,
+): Pump {
+  let resolveEnd!: (e: PumpEnd) => void;
+  const ended = new Promise<PumpEnd>((r) => (resolveEnd = r));
+  let done = false;
+  const finish = (end: PumpEnd): void => {
+    if (done) return;
+    done = true;
+    resolveEnd(end);
+  };
+  vnc.output.on('data', (chunk: Buffer) => {
+    counters.toClient += chunk.length;
+    vnc.output.pause();
+    ws.send(chunk, { binary: true }, () => {
+      if (!done) vnc.output.resume();
+    });
+  });
+  forwardClient(ws, vnc.input, counters, now);
+  // a write after the child exited is an EPIPE: the output's end reports the close
+  vnc.input.on('error', () => undefined);
+  vnc.output.on('error', (error) => finish({ by: 'vnc', error }));
+  vnc.output.on('close', () => finish({ by: 'vnc' }));
   ws.on('error', (error) => finish({ by: 'client', error }));
   ws.on('close', () => finish({ by: 'client' }));
-  return { tcp, ended };
+  return { destroy: () => vnc.destroy(), ended };
 }

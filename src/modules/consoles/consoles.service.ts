@@ -2,7 +2,6 @@
 // live sessions (console_active_sessions is its size), limits, idle/max-duration sweeps, admin
 // kills (also across instances, through the database) and closing when a VM stops.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { Socket } from 'node:net';
 import type { FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { AppContext } from '../../app.js';
@@ -13,16 +12,21 @@ import { runLoop } from '../../platform/loop.js';
 import { sql } from 'drizzle-orm';
 import { audit } from '../audit/index.js';
 import * as repo from './consoles.repo.js';
-import { pump, type PumpCounters } from './console-proxy.js';
+import { pump, pumpStreams, type Pump, type PumpCounters } from './console-proxy.js';
 import { CLOSE, END_REASON, type CloseKind } from './close-codes.js';
 import { createTicketThrottle } from './ticket-throttle.js';
+import { vncRoute, type VncEndpoint, type VncRoute } from './vnc-route.js';
+import { openSshTunnel, type SshTunnel } from './ssh-tunnel.js';
 
 /** What the console needs from the VM module (wired in app.ts). */
 export interface ConsoleVmAccess {
   /** The VM as the principal may see it (admins: any); throws NOT_FOUND otherwise. */
   getVm(principal: Principal, uuid: string): Promise<{ uuid: string; state: string; host: string }>;
-  /** The VNC address from the VM's live definition on its host (never scanned, never from the client). */
-  vncEndpoint(vm: { uuid: string; host: string }): Promise<{ host: string; port: number } | null>;
+  /**
+   * The VNC address from the VM's live definition on its host (never scanned, never from the
+   * client), with the host's libvirt URI when it is not this machine (vnc-route.ts decides how).
+   */
+  vncEndpoint(vm: { uuid: string; host: string }): Promise<VncEndpoint | null>;
   /** Calls back on every VM state change (to close consoles of stopped VMs). */
   onVmState(cb: (uuid: string, state: string) => void): () => void;
 }
@@ -45,6 +49,19 @@ export function createConsolesService(ctx: AppContext, vms: ConsoleVmAccess) {
   const live = new Map<string, LiveSession>();
   const gauge = (): void => ctx.metrics.consoleActiveSessions.set(live.size);
   const refusedTickets = createTicketThrottle();
+  // ssh children of live sessions: the app's close waits for every one to be gone
+  const tunnels = new Set<SshTunnel>();
+
+  /** Where the bytes go; a malformed host URI is logged and ends as "not reachable". */
+  const routeOf = (endpoint: VncEndpoint | null, vmUuid: string): VncRoute | null => {
+    if (!endpoint) return null;
+    try {
+      return vncRoute(endpoint);
+    } catch (err) {
+      ctx.log.error({ err, vm: vmUuid }, 'console: cannot route to the VNC endpoint');
+      return null;
+    }
+  };
 
   const closeWhere = (pred: (s: LiveSession) => boolean, kind: CloseKind): number => {
     let n = 0;
@@ -96,6 +113,10 @@ export function createConsolesService(ctx: AppContext, vms: ConsoleVmAccess) {
     instanceId,
     stopped: sweeper.stopped,
     liveCount: () => live.size,
+    /** Resolves when no console tunnel process is left (after the sessions were closed). */
+    tunnelsGone: async (): Promise<void> => {
+      await Promise.all([...tunnels].map((t) => t.exited));
+    },
 
     /** Issues a single-use ticket for a running VM the caller may see. Never starts the VM. */
     async issueTicket(req: FastifyRequest, principal: Principal, uuid: string) {
@@ -153,9 +174,10 @@ export function createConsolesService(ctx: AppContext, vms: ConsoleVmAccess) {
         throw err;
       }
 
-      const endpoint = await vms.vncEndpoint(vm).catch(() => null);
+      const route = routeOf(await vms.vncEndpoint(vm).catch(() => null), vmUuid);
       const counters: PumpCounters = { toVm: 0, toClient: 0, lastClientActivity: Date.now() };
-      let tcp: Socket | undefined;
+      let link: Pump | undefined;
+      let tunnel: SshTunnel | undefined;
       let endKind: CloseKind | 'client_closed' | 'vnc_closed' = 'client_closed';
       const session: LiveSession = {
         id: sessionId,
@@ -166,7 +188,7 @@ export function createConsolesService(ctx: AppContext, vms: ConsoleVmAccess) {
         close(kind) {
           endKind = kind;
           ws.close(CLOSE[kind].code, CLOSE[kind].reason);
-          tcp?.destroy();
+          link?.destroy();
           // A client that vanished without a close frame never answers: don't wait for it.
           setTimeout(() => ws.terminate(), 2000).unref();
         },
@@ -175,21 +197,47 @@ export function createConsolesService(ctx: AppContext, vms: ConsoleVmAccess) {
       gauge();
       await audit(db, req, { action: 'console.open', targetType: 'vm', targetId: vmUuid, result: 'success', details: { session_id: sessionId }, actor: principal });
       try {
-        if (!endpoint) {
+        if (!route) {
           session.close('vncUnavailable');
           return;
         }
-        const p = pump(ws, endpoint, counters);
-        tcp = p.tcp;
-        const end = await p.ended;
-        if (end.by === 'vnc' && endKind === 'client_closed') {
-          endKind = 'vnc_closed';
-          // QEMU closed the VNC socket: the VM stopped (or its console went away).
-          ws.close(CLOSE.vmStopped.code, CLOSE.vmStopped.reason);
+        if (route.kind === 'refused') {
+          ctx.log.warn({ vm: vmUuid, host: vm.host, why: route.message }, 'console refused: remote VNC not reachable');
+          session.close('consoleNotConfigured');
+          return;
         }
-        tcp.destroy();
+        if (route.kind === 'ssh') {
+          tunnel = openSshTunnel(route.argv);
+          tunnels.add(tunnel);
+          const t = tunnel;
+          link = pumpStreams(ws, { output: t.output, input: t.input, destroy: () => t.destroy() }, counters);
+        } else {
+          link = pump(ws, route, counters);
+        }
+        // closed while connecting (the VM stopped, an admin ended it): end the new link too
+        if (endKind !== 'client_closed') link.destroy();
+        const end = await link.ended;
+        if (end.by === 'vnc' && endKind === 'client_closed') {
+          const exit = tunnel ? await tunnel.exited : undefined;
+          if (tunnel && exit && counters.toClient === 0 && exit.code !== 0) {
+            // ssh ended before a single VNC byte arrived: the tunnel never came up
+            endKind = 'tunnelFailed';
+            ctx.log.warn({ vm: vmUuid, host: vm.host, code: exit.code, signal: exit.signal, ssh: exit.stderr }, 'console: ssh tunnel failed');
+            ws.close(CLOSE.tunnelFailed.code, CLOSE.tunnelFailed.reason);
+          } else {
+            endKind = 'vnc_closed';
+            // QEMU closed the VNC socket: the VM stopped (or its console went away).
+            ws.close(CLOSE.vmStopped.code, CLOSE.vmStopped.reason);
+          }
+        }
+        link.destroy();
         if (ws.readyState === ws.OPEN) ws.close();
       } finally {
+        if (tunnel) {
+          tunnel.destroy();
+          await tunnel.exited;
+          tunnels.delete(tunnel);
+        }
         live.delete(sessionId);
         gauge();
         await repo.endSession(db, sessionId, END_REASON[endKind], counters.toVm, counters.toClient).catch(() => undefined);
