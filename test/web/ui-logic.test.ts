@@ -187,18 +187,20 @@ describe('admin events (alerts page, backups page)', () => {
 
 describe('console close codes', () => {
   test('final codes never reconnect and say why', () => {
-    for (const code of [4001, 4002, 4003, 4004, 4005, 4007, 4008]) {
+    for (const code of [4001, 4002, 4003, 4004, 4005, 4007, 4008, 4010]) {
       const o = closeOutcome(code, 'server reason', 0);
       assert.equal(o.retry, false, String(code));
       assert.ok(o.message.length > 10, String(code));
     }
     assert.match(closeOutcome(4002, '', 0).message, /Too many consoles/);
     assert.match(closeOutcome(4005, '', 0).message, /administrator/);
+    assert.match(closeOutcome(4009, '', 0).message, /SSH tunnel/);
+    assert.match(closeOutcome(4010, '', 0).message, /not available/);
     assert.deepEqual(closeOutcome(1000, '', 0), { retry: false, message: '' }, 'our own close');
   });
 
   test('transient closes reconnect with a new ticket, up to a limit', () => {
-    for (const code of [1006, 1001, 4000, 4006]) assert.equal(closeOutcome(code, '', 0).retry, true, String(code));
+    for (const code of [1006, 1001, 4000, 4006, 4009]) assert.equal(closeOutcome(code, '', 0).retry, true, String(code));
     const last = closeOutcome(1006, 'gone', MAX_RECONNECTS);
     assert.equal(last.retry, false);
     assert.match(last.message, /could not reconnect/);

@@ -21,11 +21,14 @@ const FINAL: Record<number, string> = {
   4007: 'Your session has ended. Sign in again to open the console.',
   // Retrying would only extend the server's lockout.
   4008: 'Too many refused console tickets. Wait a minute, then reconnect.',
+  // An operator has to configure the host first; retrying cannot change that.
+  4010: "Consoles of machines on this host are not available: the host's VNC is not reachable from LIMEN. Ask an administrator.",
 };
 
 const TRANSIENT: Record<number, string> = {
   4000: 'The console ticket was refused (it may have expired on the way); getting a new one…',
   4006: 'The console of this machine is not reachable right now; retrying…',
+  4009: "The SSH tunnel to this machine's host could not be opened; retrying…",
   1001: 'The server is restarting; reconnecting…',
 };
 
