@@ -54,6 +54,10 @@ describe('hypervisor hosts (simulated)', () => {
   test('add validates name and URI, refuses duplicates and unreachable URIs, answers 201 with capacity', async () => {
     assertErrorBody(await t.app.inject({ method: 'POST', url: '/api/admin/hosts', headers: admin.auth, payload: { name: 'Bad Name', uri: h2Uri } }), 400, 'VALIDATION_FAILED');
     assertErrorBody(await t.app.inject({ method: 'POST', url: '/api/admin/hosts', headers: admin.auth, payload: { name: 'h2', uri: '/etc/passwd' } }), 400, 'VALIDATION_FAILED');
+    // what the console's ssh tunnel would refuse (an option smuggled into keyfile=) never gets in
+    const smuggled = await t.app.inject({ method: 'POST', url: '/api/admin/hosts', headers: admin.auth, payload: { name: 'h3', uri: 'qemu+ssh://root@hv1/system?keyfile=-oProxyCommand=x' } });
+    assertErrorBody(smuggled, 400, 'VALIDATION_FAILED');
+    assert.match(smuggled.body, /keyfile/);
     assertErrorBody(await t.app.inject({ method: 'POST', url: '/api/admin/hosts', headers: admin.auth, payload: { name: 'default', uri: h2Uri } }), 409, 'CONFLICT');
     assertErrorBody(await t.app.inject({ method: 'POST', url: '/api/admin/hosts', headers: user.auth, payload: { name: 'h2', uri: h2Uri } }), 403, 'FORBIDDEN');
     const r = await t.app.inject({ method: 'POST', url: '/api/admin/hosts', headers: admin.auth, payload: { name: 'h2', uri: h2Uri } });

@@ -99,3 +99,17 @@ export function vncRoute(endpoint: VncEndpoint): VncRoute {
   if (isLoopback(endpoint.host)) return { kind: 'refused', message: REMOTE_CONSOLE_NOT_CONFIGURED };
   return direct;
 }
+
+/**
+ * Why consoles could not use a host URI (its ssh parts do not validate), or null. Checked when a
+ * host is added, so a URI the console tunnel would refuse never gets in.
+ */
+export function consoleUriProblem(hostUri: string): string | null {
+  try {
+    vncRoute({ host: '127.0.0.1', port: 5900, hostUri });
+    return null;
+  } catch (err) {
+    if (err instanceof VncRouteError) return err.message;
+    throw err;
+  }
+}

@@ -8,6 +8,7 @@ import type { HypervisorDriver } from '../../hypervisor/index.js';
 import { AppError, conflict, notFound, unavailable, validationFailed } from '../../platform/http/app-error.js';
 import { inTransaction, isUniqueViolation, type Queryable } from '../../platform/db/query.js';
 import { audit } from '../audit/index.js';
+import { consoleUriProblem } from '../consoles/index.js';
 import { DEFAULT_HOST, type HostRegistry } from './host-registry.js';
 import * as repo from './hosts.repo.js';
 import { choosePlacement, type PlacementPolicy } from './placement.js';
@@ -105,6 +106,9 @@ export function createHostsService(ctx: AppContext, opts: HostsServiceOptions) {
     async add(req: FastifyRequest, input: { name: string; uri: string; cpu_overcommit?: number; memory_overcommit?: number }) {
       if (!HOST_NAME_RE.test(input.name)) throw validationFailed('name', 'host name: 1-32 of [a-z0-9-], starting with a letter or digit');
       if (!HOST_URI_RE.test(input.uri)) throw validationFailed('uri', 'uri must be a libvirt URI such as qemu:///system, qemu+ssh://user@host/system or qemu+tls://host/system');
+      // the console's ssh tunnel takes user, host, port and keyfile= from this URI: refuse now what it would refuse later
+      const consoleProblem = consoleUriProblem(input.uri);
+      if (consoleProblem) throw validationFailed('uri', `consoles could not use this URI: ${consoleProblem}`);
       if (await repo.findHost(db, input.name)) throw conflict('A host with this name exists');
       if ((await repo.listHosts(db)).some((h) => h.uri === input.uri)) throw conflict('A host with this URI exists');
       const driver = registry.probe(input.uri);
