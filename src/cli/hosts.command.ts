@@ -7,6 +7,7 @@ import { loadProcessConfig } from '../config/runtime.js';
 import { createLibvirtDriver } from '../hypervisor/index.js';
 import { insertAudit } from '../modules/audit/audit.repo.js';
 import { HOST_NAME_RE, HOST_URI_RE } from '../modules/hosts/hosts.service.js';
+import { consoleUriProblem } from '../modules/consoles/index.js';
 import * as repo from '../modules/hosts/hosts.repo.js';
 import type { Queryable } from '../platform/db/query.js';
 import { withCliDatabase } from './cli-database.js';
@@ -45,6 +46,8 @@ export function registerHostsCommands(program: Command): void {
     .action(async (name: string, uri: string, o: { cpuOvercommit?: number; memoryOvercommit?: number }) => {
       if (!HOST_NAME_RE.test(name)) fail('host name: 1-32 of [a-z0-9-], starting with a letter or digit');
       if (!HOST_URI_RE.test(uri)) fail('not a libvirt URI LIMEN accepts (qemu[+ssh|+tls|+tcp|+unix]://… or test:///…)');
+      const consoleProblem = consoleUriProblem(uri);
+      if (consoleProblem) fail(`consoles could not use this URI: ${consoleProblem}`);
       for (const r of [o.cpuOvercommit, o.memoryOvercommit]) if (r !== undefined && !(r > 0)) fail('overcommit ratios must be positive numbers');
       const driver = createLibvirtDriver({ uri });
       try {
