@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { ChunkShortReadError, hashPool, type HashPool } from './hash-pool.js';
-import { writeFully } from './pipeline.js';
+import type { HoleMap } from './extents.js';
 
 /** 8 MiB: few worker messages and syscalls per GiB, small enough to keep a dozen in flight. */
 export const CHUNK_SIZE = 8 * 1024 * 1024;
@@ -44,106 +44,121 @@ export interface CopyChunksOptions {
   chunkSize?: number;
   /**
    * Where the bytes go (positional writes, in parallel); omitted → hash only (verify). The file
-   * must be fresh where the range lands: all-zero chunks are not written (they stay holes, which
-   * read as zeros), so a sparse disk stays sparse in the archive and after a restore.
+   * must be fresh where the range lands: zeros are not written (they stay holes, which read as
+   * zeros), so a sparse disk stays sparse in the archive and after a restore.
    */
   dst?: { fh: FileHandle; offset: number; syncEvery?: number };
   /** Expected chunk digests: stop at the first chunk that differs (ChunkMismatchError). */
   expect?: readonly string[];
   onBytes?: (n: number) => void;
   pool?: HashPool;
+  /**
+   * The source file's holes (extents.ts), in the source file's offsets. A chunk lying wholly in a
+   * hole is all zeros: it gets the zero digest without being read. May arrive while the copy
+   * runs (qemu-img is started alongside it): chunks handed out before it arrives are read.
+   */
+  holes?: Promise<HoleMap | undefined>;
 }
 
 export interface CopiedChunks {
   chunks: string[];
   /** chunks that were all zeros (not written) */
   zeroChunks: number;
+  /** of those, chunks skipped without reading because the source had a hole there */
+  skippedChunks: number;
+}
+
+const zeroDigests = new Map<number, string>();
+
+/** SHA-256 of `len` zero bytes (cached: every hole of a disk has the same few lengths). */
+export function zeroChunkDigest(len: number): string {
+  let d = zeroDigests.get(len);
+  if (d === undefined) {
+    d = createHash('sha256').update(Buffer.alloc(len)).digest('hex');
+    zeroDigests.set(len, d);
+  }
+  return d;
 }
 
 /**
  * Reads `size` bytes of src from srcOffset, hashes every chunk, and writes them to dst. Throws
  * ChunkShortReadError when the source is shorter. Every worker read and every write has settled
  * when this returns or throws — callers may close both handles right after (a worker must never
- * read an fd number that was closed and reused).
+ * touch an fd number that was closed and reused).
+ *
+ * The main thread only hands out chunk numbers: each worker reads, hashes and writes its chunk
+ * (hash-pool.ts), two chunks queued per worker so none waits for the next job. Nothing here
+ * awaits per chunk except when every worker is busy.
  */
 export async function copyChunks(o: CopyChunksOptions): Promise<CopiedChunks> {
   const chunkSize = o.chunkSize ?? CHUNK_SIZE;
   const n = Math.ceil(o.size / chunkSize);
   const chunks = new Array<string>(n);
-  if (n === 0) return { chunks, zeroChunks: 0 };
+  if (n === 0) return { chunks, zeroChunks: 0, skippedChunks: 0 };
   if (o.expect && o.expect.length !== n) throw new ChunkMismatchError(Math.min(n, o.expect.length));
   const pool = o.pool ?? hashPool();
-  const slotSize = Math.min(chunkSize, o.size);
-  // Two chunks per worker in flight (one being hashed, one being written or queued), at most
-  // 12 (96 MiB) so that a backup on a many-core server stays a modest guest in its memory.
-  const slots = Math.min(n, pool.size * 2 + 2, 12);
-  const sab = new SharedArrayBuffer(slots * slotSize);
-  const free = Array.from({ length: slots }, (_, i) => slots - 1 - i);
-  const waiting: ((slot: number) => void)[] = [];
-  const acquire = (): Promise<number> => (free.length > 0 ? Promise.resolve(free.pop()!) : new Promise((r) => waiting.push(r)));
-  const release = (slot: number): void => {
-    const next = waiting.shift();
-    if (next) next(slot);
-    else free.push(slot);
+  let holes: HoleMap | undefined;
+  if (o.holes) {
+    void o.holes.then((h) => (holes = h));
+    await Promise.resolve(); // a map that is already known applies from the first chunk on
+  }
+  const maxInflight = pool.size * 2;
+  let inflight = 0;
+  let wake: (() => void) | undefined;
+  const settled = (): void => {
+    inflight--;
+    wake?.();
   };
-  const inflight = new Set<Promise<void>>();
   let failure: Error | undefined;
+  const fail = (err: unknown): void => {
+    failure ??= err instanceof Error ? err : new Error(String(err));
+  };
   let zeroChunks = 0;
-  let lastZero = false;
+  let skippedChunks = 0;
+  const dst = o.dst;
   let unsynced = 0;
   let syncing: Promise<void> | undefined;
-  const dst = o.dst;
-  const afterWrite = (len: number): void => {
+  const done = (i: number, digest: string, zero: boolean, len: number): void => {
+    chunks[i] = digest;
+    if (o.expect && o.expect[i] !== digest) fail(new ChunkMismatchError(i));
+    if (zero) zeroChunks++;
+    o.onBytes?.(len);
     // Start writeback while the copy goes on, so the final fsync finds little left to do: the
     // disk writes in parallel with the hashing instead of after it. One sync in flight at most.
-    if (!dst?.syncEvery) return;
+    if (!dst?.syncEvery || zero) return;
     unsynced += len;
     if (unsynced < dst.syncEvery || syncing) return;
     unsynced = 0;
-    const s = dst.fh.datasync().finally(() => (syncing = undefined));
-    syncing = s;
-    track(s);
-  };
-  const track = (p: Promise<void>): void => {
-    const settled = p.catch((err: unknown) => {
-      failure ??= err instanceof Error ? err : new Error(String(err));
-    });
-    inflight.add(settled);
-    void settled.then(() => inflight.delete(settled));
+    syncing = dst.fh
+      .datasync()
+      .catch(fail)
+      .finally(() => (syncing = undefined));
   };
   for (let i = 0; i < n && failure === undefined; i++) {
-    const slot = await acquire();
-    if (failure !== undefined) {
-      release(slot);
-      break;
-    }
+    const pos = o.srcOffset + i * chunkSize;
     const len = Math.min(chunkSize, o.size - i * chunkSize);
-    const off = slot * slotSize;
-    track(
-      pool
-        .run({ fd: o.src.fd, pos: o.srcOffset + i * chunkSize, len, sab, off })
-        .then(async (d) => {
-          chunks[i] = d.digest;
-          if (o.expect && o.expect[i] !== d.digest) throw new ChunkMismatchError(i);
-          if (d.zero) zeroChunks++;
-          if (i === n - 1) lastZero = d.zero;
-          if (dst && !d.zero) {
-            await writeFully(dst.fh, Buffer.from(sab, off, len), len, dst.offset + i * chunkSize);
-            afterWrite(len);
-          }
-          o.onBytes?.(len);
-        })
-        .finally(() => release(slot)),
-    );
+    if (holes?.covers(pos, pos + len)) {
+      skippedChunks++;
+      done(i, zeroChunkDigest(len), true, len);
+      continue;
+    }
+    while (inflight >= maxInflight) await new Promise<void>((r) => (wake = r));
+    if (failure !== undefined) break;
+    inflight++;
+    pool
+      .run({ fd: o.src.fd, pos, len, ...(dst ? { dstFd: dst.fh.fd, dstPos: dst.offset + i * chunkSize } : {}) })
+      .then((d) => done(i, d.digest, d.zero, len), fail)
+      .finally(settled);
   }
-  while (inflight.size > 0) await Promise.all(inflight);
+  while (inflight > 0) await new Promise<void>((r) => (wake = r));
+  await syncing;
   if (failure !== undefined) throw failure;
-  // A trailing hole still has to exist: extend the file when the last chunk was not written.
-  if (dst && lastZero) {
+  // A trailing hole still has to exist: extend the file when the end was not written.
+  if (dst) {
     const end = dst.offset + o.size;
     if ((await dst.fh.stat()).size < end) await dst.fh.truncate(end);
   }
-  return { chunks, zeroChunks };
+  return { chunks, zeroChunks, skippedChunks };
 }
 
 export { ChunkShortReadError };

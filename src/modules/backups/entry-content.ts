@@ -4,6 +4,7 @@
 // its staged file in the same pass.
 import { open } from 'node:fs/promises';
 import { ChunkMismatchError, copyChunks, SYNC_EVERY, treeDigest } from './chunked.js';
+import { holesOf } from './extents.js';
 import { contentDigest, isChunked, type ManifestFile } from './manifest.js';
 import { pipeRange } from './pipeline.js';
 import { copyEntryChunks, readEntry, type TarEntry } from './tar.js';
@@ -47,7 +48,7 @@ export async function fileDigest(file: string, f: ManifestFile): Promise<string>
   const fh = await open(file, 'r');
   try {
     const size = (await fh.stat()).size;
-    if (isChunked(f)) return `tree-sha256:${treeDigest((await copyChunks({ src: fh, srcOffset: 0, size, chunkSize: f.chunk_size })).chunks)}`;
+    if (isChunked(f)) return `tree-sha256:${treeDigest((await copyChunks({ src: fh, srcOffset: 0, size, chunkSize: f.chunk_size, holes: holesOf(file, size) })).chunks)}`;
     return `sha256:${await pipeRange({ src: fh, srcOffset: 0, size })}`;
   } finally {
     await fh.close();

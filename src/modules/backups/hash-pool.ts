@@ -1,15 +1,23 @@
-// A small pool of worker threads that read a byte range of a file and SHA-256 it: the CPU-bound
-// half of backup, verify and restore, spread over every core.
+// A small pool of worker threads that each take one chunk of a file through the whole copy:
+// read it, SHA-256 it, and (backup, restore) write it to its place in the destination. The
+// CPU-bound part of backup, verify and restore, spread over every core.
 //
-// Why workers: one SHA-256 stream runs on one core (~1.5 GB/s with SHA-NI), slower than the page
-// cache can deliver and slower than `cp`. Format 2 archives hash each 8 MiB chunk on its own
-// (manifest.ts), so chunks are independent and N workers hash N of them at once.
+// Why workers: one SHA-256 stream runs on one core (~1.5 GB/s with SHA-NI, `openssl speed -evp
+// sha256`), slower than the page cache can deliver. Format 2 archives hash each 8 MiB chunk on its
+// own (manifest.ts), so chunks are independent and N workers copy N of them at once: while one
+// worker waits on a read or a write, the others hash — read, hash and write overlap across chunks
+// with no ordering between them (every write is positional).
 //
-// Why the worker also reads: the read's copy out of the page cache is CPU work too; doing it in
-// the worker spreads it over the cores with the hashing, and the main thread only schedules and
-// issues writes. The bytes land in a SharedArrayBuffer slot the main thread then writes from: no
-// copy between threads. A chunk of zeros (a hole in a sparse disk) is recognised with one memcmp
-// and gets its digest from a cache instead of being hashed.
+// Why a worker walks its chunk in PIECE-sized steps (read piece → hash piece → write piece): a
+// piece fits in the core's L2 cache, so the hash and the write read it from cache instead of from
+// memory — an 8 MiB buffer would be pulled from RAM three times (read copy, hash, write copy).
+// Each worker owns its one piece buffer: nothing is shared or copied between threads, the main
+// thread only hands out chunk numbers and collects digests.
+//
+// Zeros: an all-zero piece is not written (the destination is a fresh file: it stays a hole and
+// reads as zeros), so a sparse disk stays sparse. A chunk that is all zeros gets its digest from a
+// cache instead of being hashed; hashing starts at a chunk's first non-zero piece (catching up on
+// the zero pieces before it from a zero buffer).
 //
 // The pool is created on first use and shared by the process. Idle workers are unref'd (they never
 // keep a CLI or a test process alive); a worker with work pending is ref'd (an await on its answer
@@ -17,32 +25,53 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 
+/** 256 KiB: fits in L2 with room to spare; 8192 read + 8192 write calls per 2 GiB are noise. */
+export const PIECE_SIZE = 256 * 1024;
+
 /** Plain CommonJS, run with `eval`: no loader, no build step, the same in tsx and in dist/. */
 const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
-const { readSync } = require('node:fs');
+const { parentPort, workerData } = require('node:worker_threads');
+const { readSync, writeSync } = require('node:fs');
 const { createHash } = require('node:crypto');
-let zero = Buffer.alloc(0);
+const PIECE = workerData.piece;
+const buf = Buffer.allocUnsafe(PIECE);
+const zero = Buffer.alloc(PIECE);
 const zeroDigests = new Map();
+function hashZeros(h, len) {
+  for (let at = 0; at < len; at += PIECE) h.update(zero.subarray(0, Math.min(PIECE, len - at)));
+}
 function zeroDigest(len) {
   let d = zeroDigests.get(len);
-  if (!d) { d = createHash('sha256').update(Buffer.alloc(len)).digest('hex'); zeroDigests.set(len, d); }
+  if (!d) { const h = createHash('sha256'); hashZeros(h, len); d = h.digest('hex'); zeroDigests.set(len, d); }
   return d;
+}
+function readFull(fd, len, pos) {
+  let got = 0;
+  while (got < len) {
+    const n = readSync(fd, buf, got, len - got, pos + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
+}
+function writeFull(fd, len, pos) {
+  let done = 0;
+  while (done < len) done += writeSync(fd, buf, done, len - done, pos + done);
 }
 parentPort.on('message', (m) => {
   try {
-    const buf = Buffer.from(m.sab, m.off, m.len);
-    let got = 0;
-    while (got < m.len) {
-      const n = readSync(m.fd, buf, got, m.len - got, m.pos + got);
-      if (n === 0) break;
-      got += n;
+    let h = null;
+    for (let at = 0; at < m.len; at += PIECE) {
+      const n = Math.min(PIECE, m.len - at);
+      const got = readFull(m.fd, n, m.pos + at);
+      if (got < n) { parentPort.postMessage({ id: m.id, shortAt: m.pos + at + got }); return; }
+      const piece = n === PIECE ? buf : buf.subarray(0, n);
+      const isZero = piece.equals(n === PIECE ? zero : zero.subarray(0, n));
+      if (!isZero && h === null) { h = createHash('sha256'); hashZeros(h, at); }
+      if (h !== null) h.update(piece);
+      if (!isZero && m.dstFd !== undefined) writeFull(m.dstFd, n, m.dstPos + at);
     }
-    if (got < m.len) { parentPort.postMessage({ id: m.id, shortAt: m.pos + got }); return; }
-    if (zero.length < m.len) zero = Buffer.alloc(m.len);
-    const isZero = buf.equals(zero.subarray(0, m.len));
-    const digest = isZero ? zeroDigest(m.len) : createHash('sha256').update(buf).digest('hex');
-    parentPort.postMessage({ id: m.id, digest, zero: isZero });
+    parentPort.postMessage({ id: m.id, digest: h === null ? zeroDigest(m.len) : h.digest('hex'), zero: h === null });
   } catch (e) {
     parentPort.postMessage({ id: m.id, error: String(e && e.message), code: e && e.code });
   }
@@ -54,14 +83,14 @@ export interface ChunkJob {
   /** position in the file */
   pos: number;
   len: number;
-  sab: SharedArrayBuffer;
-  /** where in sab the bytes go */
-  off: number;
+  /** where the chunk goes (a fresh file: zero pieces are left as holes); omitted → hash only */
+  dstFd?: number;
+  dstPos?: number;
 }
 
 export interface ChunkDigest {
   digest: string;
-  /** the chunk is all zeros (nothing needs to be written for it in a fresh file) */
+  /** the chunk is all zeros (nothing was written for it) */
   zero: boolean;
 }
 
@@ -91,11 +120,14 @@ export class HashPool {
   private readonly workers: PoolWorker[] = [];
   private nextId = 1;
 
-  constructor(readonly size: number) {}
+  constructor(
+    readonly size: number,
+    readonly pieceSize = PIECE_SIZE,
+  ) {}
 
   private spawn(): PoolWorker {
     // execArgv []: the worker needs no loader (tsx) — it is plain JavaScript.
-    const w: PoolWorker = { worker: new Worker(WORKER_SOURCE, { eval: true, execArgv: [] }), pending: new Map() };
+    const w: PoolWorker = { worker: new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { piece: this.pieceSize } }), pending: new Map() };
     w.worker.on('message', (r: Reply) => {
       const p = w.pending.get(r.id);
       if (!p) return;
@@ -119,7 +151,7 @@ export class HashPool {
     return w;
   }
 
-  /** Reads and hashes one chunk on the least busy worker. */
+  /** Reads, hashes (and writes) one chunk on the least busy worker. */
   run(job: ChunkJob): Promise<ChunkDigest> {
     while (this.workers.length < this.size) this.workers.push(this.spawn());
     const w = this.workers.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));

@@ -7,6 +7,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { bufferChunks, CHUNK_SIZE, ChunkShortReadError, copyChunks, SYNC_EVERY, treeDigest, type CopiedChunks } from './chunked.js';
+import { holesOf } from './extents.js';
 import { pipeRange, ShortReadError, writeFully } from './pipeline.js';
 
 const BLOCK = 512;
@@ -122,7 +123,7 @@ export class TarWriter {
     let chunks: string[];
     try {
       const before = await src.stat();
-      ({ chunks } = await copyChunks({ src, srcOffset: 0, size, dst: { fh: this.fh, offset: this.position, syncEvery: SYNC_EVERY }, onBytes }));
+      ({ chunks } = await copyChunks({ src, srcOffset: 0, size, dst: { fh: this.fh, offset: this.position, syncEvery: SYNC_EVERY }, onBytes, holes: holesOf(source, size) }));
       const after = await src.stat();
       if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || before.size !== size) {
         throw new TarFormatError(`${source} changed while it was being copied (expected ${size} bytes, found ${after.size})`);
@@ -267,7 +268,7 @@ export async function readEntry(file: string, e: TarEntry, sink?: (chunk: Buffer
 export async function copyEntryChunks(file: string, e: TarEntry, o: { chunkSize: number; expect?: readonly string[]; dst?: { fh: FileHandle; offset: number; syncEvery?: number } }): Promise<CopiedChunks> {
   const fh = await open(file, 'r');
   try {
-    return await copyChunks({ src: fh, srcOffset: e.offset, size: e.size, chunkSize: o.chunkSize, expect: o.expect, dst: o.dst });
+    return await copyChunks({ src: fh, srcOffset: e.offset, size: e.size, chunkSize: o.chunkSize, expect: o.expect, dst: o.dst, holes: holesOf(file, e.size) });
   } catch (err) {
     if (err instanceof ChunkShortReadError) throw new TarFormatError(`archive is truncated inside ${e.path}`);
     throw err;
