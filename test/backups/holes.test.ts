@@ -157,3 +157,20 @@ test('a hole-skipping restore still finds a flipped byte: in data, and written i
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a file name with a colon or comma is mapped as a file, never read as a qemu protocol', { skip }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'limen-holes-'));
+  try {
+    const f = join(dir, 'nbd:host,x.raw');
+    const fd = openSync(f, 'wx');
+    writeSync(fd, Buffer.from('data'), 0, 4, 0);
+    closeSync(fd);
+    execFileSync('truncate', ['-s', String(4 * CHUNK_SIZE), f]);
+    const map = await mapHoles(f);
+    assert.ok(map, 'qemu-img map answered');
+    assert.ok(map.covers(CHUNK_SIZE, 4 * CHUNK_SIZE), 'the hole after the first block is reported');
+    assert.equal(map.covers(0, CHUNK_SIZE), false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

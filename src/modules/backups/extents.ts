@@ -8,9 +8,11 @@
 // the map can only make a copy faster, never change its result: with no qemu-img, or a map that
 // fails, every chunk is read.
 //
-// `-U` (force share): a running VM's QEMU holds a write lock on its disk; mapping the host file's
+// The path is given as `file:/absolute/path`: qemu would otherwise read a name like `nbd:…` or
+// `json:{…}` as a protocol. `-U` (force share): a running VM's QEMU holds a write lock on its disk; mapping the host file's
 // allocation is a read of metadata and must not be refused by it (the VM is paused during its copy).
 import { execFile } from 'node:child_process';
+import { resolve as resolvePath } from 'node:path';
 
 /** Files smaller than this are read whole: starting qemu-img (~30-200 ms) would cost more. */
 export const MAP_MIN_SIZE = 32 * 1024 * 1024;
@@ -70,7 +72,8 @@ export type HoleMapper = (file: string) => Promise<HoleMap | undefined>;
  */
 export const mapHoles: HoleMapper = (file) =>
   new Promise((resolve) => {
-    execFile('qemu-img', ['map', '-U', '--output=json', '-f', 'raw', file], { timeout: 60_000, maxBuffer: 256 * 1024 * 1024 }, (err, stdout) => {
+    // `file:` + an absolute path: a name with a colon ("a:b") is never taken for a protocol.
+    execFile('qemu-img', ['map', '-U', '--output=json', '-f', 'raw', `file:${resolvePath(file)}`], { timeout: 60_000, maxBuffer: 256 * 1024 * 1024 }, (err, stdout) => {
       if (err) return resolve(undefined);
       try {
         resolve(parseQemuImgMap(stdout));
