@@ -33,6 +33,7 @@ import { createBackupService, readManifest, restoreArchive } from '../../src/mod
 import { checkEntryContent } from '../../src/modules/backups/entry-content.js';
 import { TarWriter } from '../../src/modules/backups/tar.js';
 import { mergeResults, round, type BenchEntry } from '../lib/results.js';
+import { measureBreakdown, opensslSha256MBs, type Stage } from './breakdown.js';
 
 const SIZE = 2 * 1024 * 1024 * 1024;
 const ROUNDS = Number(process.env.BENCH_BACKUP_ROUNDS ?? 3);
@@ -139,7 +140,11 @@ async function main(): Promise<void> {
 
   const times: Record<keyof typeof disks, Times> = { random: newTimes(), sparse: newTimes() };
   const work = mkdtempSync(join(base, 'run-'));
+  let breakdown: Stage[] = [];
+  let sha256Core = 0;
   try {
+    sha256Core = opensslSha256MBs();
+    breakdown = await measureBreakdown(disks.random, SIZE, join(work, 'breakdown.raw'), ROUNDS);
     for (let r = 0; r < ROUNDS; r++) {
       for (const kind of ['random', 'sparse'] as const) {
         const disk = disks[kind];
@@ -190,7 +195,20 @@ async function main(): Promise<void> {
       entry(`${prefix}disk_path_restore_mb_s`, rate(t.diskRestore), cp),
     ];
   };
-  const entries: BenchEntry[] = [...figures('backup.', times.random), ...figures('backup.sparse_', times.sparse)];
+  const cpMs = median(breakdown.find((b) => b.key === 'cp')!.wallMs);
+  const breakdownEntries = breakdown.map((b) => entry(`backup.breakdown.${b.key}_mb_s`, mbps(SIZE, median(b.wallMs)), b.key === 'cp' ? null : mbps(SIZE, cpMs)));
+  for (const b of breakdownEntries) Object.assign(b, { target: null, met: null });
+  const entries: BenchEntry[] = [
+    ...figures('backup.', times.random),
+    ...figures('backup.sparse_', times.sparse),
+    ...breakdownEntries,
+    { name: 'backup.breakdown.openssl_sha256_per_core_mb_s', value: round(sha256Core, 1), unit: 'MB/s', baseline: null, ratio: null, target: null, met: null },
+  ];
+  const gib = SIZE / 2 ** 30;
+  const breakdownRows = breakdown.map((b) => {
+    const wall = median(b.wallMs);
+    return `| ${b.what} | ${wall.toFixed(0)} | ${mbps(SIZE, wall).toFixed(0)} | ${round(cpMs / wall, 2)} | ${(median(b.cpuMs) / 1000 / gib).toFixed(2)} |`;
+  });
   const ms = (xs: number[]): string => xs.map((x) => x.toFixed(0)).join(', ');
   const roundsText = (['random', 'sparse'] as const)
     .map((k) => `- ${k}: cp ${ms(times[k].cp)}; cp+fsync ${ms(times[k].cpSync)}; backup ${ms(times[k].backup)}; restore ${ms(times[k].restore)}; disk path backup ${ms(times[k].diskBackup)}, restore ${ms(times[k].diskRestore)}`)
@@ -213,6 +231,17 @@ fsynced file) — what grows with the disk, without the fixed cost of dumping an
 | figure | value | baseline | ratio | target | met |
 |---|---|---|---|---|---|
 ${rows.join('\n')}
+
+## Where the time goes (random disk, same file, same run; medians of ${ROUNDS})
+
+OpenSSL SHA-256 on one core (\`openssl speed -evp sha256\`, 8 MiB blocks): ${sha256Core.toFixed(0)} MB/s, so
+${cpus().length} cores hash at most ${(sha256Core * cpus().length).toFixed(0)} MB/s with nothing else to do.
+
+| stage | ms | MB/s | × cp | CPU s per GiB |
+|---|---|---|---|---|
+${breakdownRows.join('\n')}
+
+Breakdown rounds (ms): ${breakdown.map((b) => `${b.key} ${ms(b.wallMs)}`).join('; ')}
 
 Rounds (ms):
 ${roundsText}
