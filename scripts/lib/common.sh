@@ -30,7 +30,16 @@ ensure_apt_packages() {
   if [ ! -f "$LIMEN_STATE/.apt-updated" ]; then
     apt-get update -qq >&2 && touch "$LIMEN_STATE/.apt-updated"
   fi
-  DEBIAN_FRONTEND=noninteractive $cmd >&2
+  # Packages like openssh-server, postgresql and nginx start their daemon on install (on all
+  # interfaces, default ports). LIMEN starts its own on 127.0.0.1 by hand, so apt must not: a
+  # policy-rc.d that refuses every start is put in place for the install if none exists.
+  local policy=/usr/sbin/policy-rc.d ours=0 rc=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# written by LIMEN for the duration of an apt install\nexit 101\n' >"$policy" && chmod 755 "$policy" && ours=1
+  fi
+  DEBIAN_FRONTEND=noninteractive $cmd >&2 || rc=$?
+  [ "$ours" = 1 ] && rm -f "$policy"
+  return "$rc"
 }
 
 # npm deps: install when node_modules is missing or older than the lockfile.
