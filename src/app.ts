@@ -237,7 +237,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     },
     onVmState: (cb) =>
       ctx.hosts.registry.subscribe((_host, e) => {
-        if (e.type === 'stopped' || e.type === 'shutdown' || e.type === 'crashed' || e.type === 'undefined' || e.type === 'suspended') cb(e.uuid, e.type);
+        if ((e.type === 'suspended' || e.type === 'stopped') && e.detail === 'Migrated') cb(e.uuid, 'migrated');
+        else if (e.type === 'stopped' || e.type === 'shutdown' || e.type === 'crashed' || e.type === 'undefined' || e.type === 'suspended') cb(e.uuid, e.type);
       }),
   });
   await app.register(registerConsoleRoutes(ctx, consoles));

@@ -115,6 +115,21 @@ export interface GuestAddresses {
   addresses: string[];
 }
 
+export interface UnreadableDisk {
+  /** the disk's target device (vda, sda …) */
+  target: string;
+  path: string;
+  /** libvirt's reason, e.g. "Failed to open file '…': No such file or directory" */
+  error: string;
+}
+
+export interface MigrateOptions {
+  /** address the target's QEMU listens on for the migration stream (default 127.0.0.1) */
+  listenAddress?: string;
+  /** bound on the whole migration (default 300 s); on timeout virsh is killed and libvirt aborts the job */
+  timeoutMs?: number;
+}
+
 export interface HostCapacity {
   cpus: number;
   memoryMb: number;
@@ -171,6 +186,23 @@ export interface HypervisorDriver {
 
   /** Defines a new persistent domain. invalid_state when the UUID or name already exists (never overwrites). */
   defineDomain(spec: DomainSpec): Promise<void>;
+  /**
+   * Defines a domain from a complete definition another host gave (cold migration keeps every
+   * setting, MAC included). invalid_state when the UUID or name already exists here (never overwrites).
+   */
+  defineDomainXml(uuid: string, xml: string): Promise<void>;
+  /**
+   * The disk and CD-ROM sources of a defined domain that THIS host cannot open, with libvirt's
+   * reason (a host without the shared disk directory). [] when every source is readable.
+   */
+  unreadableDisks(uuid: string): Promise<UnreadableDisk[]>;
+  /**
+   * Live migration to another libvirt host (`virsh migrate --live --persistent --undefinesource`):
+   * the guest keeps running; on success it is defined and running on `destUri` only, on failure it
+   * keeps running here. Disks must be on storage both hosts share. invalid_state on a simulated
+   * host (libvirt's test driver cannot migrate).
+   */
+  migrateLive(uuid: string, destUri: string, opts?: MigrateOptions): Promise<void>;
   /** Removes the definition and its snapshot metadata (and NVRAM). invalid_state while it is active. */
   undefineDomain(uuid: string): Promise<void>;
   start(uuid: string): Promise<void>;

@@ -10,7 +10,7 @@ export const QUOTA_RESOURCES = ['vms', 'vcpus', 'memory', 'disk', 'snapshots', '
 export type QuotaMetricResource = (typeof QUOTA_RESOURCES)[number];
 
 export const VM_STATES = ['creating', 'stopped', 'starting', 'running', 'paused', 'stopping', 'deleting', 'error', 'missing'] as const;
-export const VM_ACTIONS = ['create', 'delete', 'start', 'shutdown', 'stop', 'reboot', 'reset', 'pause', 'resume', 'resize', 'media', 'boot_order', 'snapshot_create', 'snapshot_revert', 'snapshot_delete'] as const;
+export const VM_ACTIONS = ['create', 'delete', 'start', 'shutdown', 'stop', 'reboot', 'reset', 'pause', 'resume', 'resize', 'media', 'boot_order', 'snapshot_create', 'snapshot_revert', 'snapshot_delete', 'migrate'] as const;
 export const VM_ACTION_RESULTS = ['success', 'failure'] as const;
 
 export interface Metrics {

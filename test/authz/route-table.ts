@@ -53,6 +53,7 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   'GET /api/vms/:uuid/stats': 'user',
   'GET /api/vms/:uuid/activity': 'user',
   'GET /api/admin/vms': 'admin',
+  'POST /api/admin/vms/:uuid/migrate': 'admin',
   'POST /api/vms/batch': 'user',
 
   // templates: visibility and ownership are checked by the templates service (404 / 403)

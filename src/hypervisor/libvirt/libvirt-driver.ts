@@ -16,7 +16,9 @@ import {
   type DomainSummary,
   type HypervisorDriver,
   type HypervisorLogger,
+  type MigrateOptions,
   type ShutdownOptions,
+  type UnreadableDisk,
   type ShutdownResult,
 } from '../hypervisor.js';
 import { delay } from '../timeout.js';
@@ -111,6 +113,22 @@ export function createLibvirtDriver(options: LibvirtDriverOptions): HypervisorDr
       return out;
     });
 
+  /** Never overwrite: the earlier implementation destroyed a VM that happened to share a name. */
+  const ensureAbsent = async (uuid: string): Promise<void> => {
+    const exists = await conn.call('define check', async (hv) => {
+      for (const lookup of [() => hv.domainLookupByUUIDString(uuid), () => hv.domainLookupByName(domainNameFor(uuid))]) {
+        try {
+          await lookup();
+          return true;
+        } catch (e) {
+          if (!/not found|no domain with matching/i.test(e instanceof Error ? e.message : String(e))) throw e;
+        }
+      }
+      return false;
+    });
+    if (exists) throw new HypervisorError('invalid_state', `domain ${uuid} is already defined`);
+  };
+
   const hub = new EventHub({
     listDomains,
     resolveName: (name) => conn.call('lookup name', async (hv) => (await (await hv.domainLookupByName(name)).getUUIDString()).toLowerCase()),
@@ -159,20 +177,27 @@ export function createLibvirtDriver(options: LibvirtDriverOptions): HypervisorDr
 
     async defineDomain(spec: DomainSpec) {
       const xml = buildDomainXml(spec);
-      // Never overwrite: the earlier implementation destroyed a VM that happened to share a name.
-      const exists = await conn.call('define check', async (hv) => {
-        for (const lookup of [() => hv.domainLookupByUUIDString(spec.uuid), () => hv.domainLookupByName(domainNameFor(spec.uuid))]) {
-          try {
-            await lookup();
-            return true;
-          } catch (e) {
-            if (!/not found|no domain with matching/i.test(e instanceof Error ? e.message : String(e))) throw e;
-          }
-        }
-        return false;
-      });
-      if (exists) throw new HypervisorError('invalid_state', `domain ${spec.uuid} is already defined`);
+      await ensureAbsent(spec.uuid);
       await act(conn.call(`define ${spec.uuid}`, (hv) => hv.domainDefineXML(xml)));
+    },
+    async defineDomainXml(uuid, xml) {
+      checkUuid(uuid);
+      if (parseDomainXml(xml).uuid.toLowerCase() !== uuid.toLowerCase()) throw new HypervisorError('operation_failed', `define ${uuid}: the definition names another domain`);
+      await ensureAbsent(uuid);
+      await act(conn.call(`define ${uuid}`, (hv) => hv.domainDefineXML(xml)));
+    },
+    async unreadableDisks(uuid) {
+      const out: UnreadableDisk[] = [];
+      for (const d of parseDomainXml(await getXml(uuid, true)).disks) {
+        if (d.source === null) continue; // an empty CD-ROM drive
+        const error = await ops.diskError(uuid, { ...d, source: d.source });
+        if (error !== null) out.push({ target: d.target, path: d.source, error });
+      }
+      return out;
+    },
+    async migrateLive(uuid, destUri, opts: MigrateOptions = {}) {
+      checkUuid(uuid);
+      await act(ops.migrateLive(uuid, destUri, { listenAddress: opts.listenAddress ?? '127.0.0.1', timeoutMs: opts.timeoutMs ?? 300_000 }));
     },
     async undefineDomain(uuid) {
       const s = await getState(uuid);

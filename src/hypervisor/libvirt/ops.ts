@@ -4,8 +4,8 @@
 
 import type { Hypervisor } from '@unraid/libvirt';
 import { HypervisorError } from '../errors.js';
-import type { ChangeEffect, DomainState, DomainStats, GuestAddresses, GuestInfo, SnapshotInfo } from '../hypervisor.js';
-import type { ParsedDomain } from './domain-xml.js';
+import type { ChangeEffect, DomainState, DomainStats, GuestAddresses, GuestInfo, MigrateOptions, SnapshotInfo } from '../hypervisor.js';
+import type { ParsedDisk, ParsedDomain } from './domain-xml.js';
 
 /** What the ops may use of the driver core. */
 export interface OpsContext {
@@ -33,6 +33,9 @@ export interface ExtraOps {
   domainStats(uuid: string): Promise<DomainStats>;
   guestInfo(uuid: string): Promise<GuestInfo | null>;
   guestAddresses(uuid: string): Promise<GuestAddresses | null>;
+  /** null when this host can open the disk source, else libvirt's reason */
+  diskError(uuid: string, disk: ParsedDisk & { source: string }): Promise<string | null>;
+  migrateLive(uuid: string, destUri: string, opts: Required<MigrateOptions>): Promise<void>;
 }
 
 /** Addresses worth showing a user: no loopback, no link-local. */

@@ -178,6 +178,26 @@ export function createQemuOps(virsh: VirshRunner, snapshotTimeoutMs: number): Ex
       }
       return null;
     },
+    async diskError(uuid, disk) {
+      try {
+        // domblkinfo on a defined domain makes THIS host's libvirtd open the source file
+        await virsh.run(['domblkinfo', '--domain', uuid, '--device', disk.target]);
+        return null;
+      } catch (e) {
+        if (isHypervisorError(e, 'operation_failed')) return e.message.replace(/^virsh domblkinfo: /, '');
+        throw e;
+      }
+    },
+    async migrateLive(uuid, destUri, opts) {
+      // Not peer-to-peer: virsh (this process's child) talks to both daemons, so any URI LIMEN
+      // reaches works as a target. --unsafe: LIMEN's disk directory is shared storage by
+      // definition (docs/scaling.md), which libvirt cannot detect on a local filesystem.
+      await virsh.run(
+        ['migrate', '--live', '--persistent', '--undefinesource', '--unsafe', '--auto-converge', '--domain', uuid, '--desturi', destUri,
+          '--migrateuri', `tcp://${opts.listenAddress}`, '--listen-address', opts.listenAddress],
+        { timeoutMs: opts.timeoutMs },
+      );
+    },
     async guestInfo(uuid) {
       try {
         return parseDomifaddr(await virsh.run(['domifaddr', '--domain', uuid, '--source', 'agent', '--full']));

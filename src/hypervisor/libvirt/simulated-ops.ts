@@ -8,6 +8,7 @@
 // the real driver; media/vCPU/memory changes persist through redefinition and report 'live' when
 // a real QEMU would have applied them live. Nothing here touches disks or the host.
 
+import { access, constants } from 'node:fs/promises';
 import { HypervisorError } from '../errors.js';
 import type { ChangeEffect, DomainStats, SnapshotInfo } from '../hypervisor.js';
 import { cdromOf, parseDomainXml } from './domain-xml.js';
@@ -130,6 +131,16 @@ export function createSimulatedOps(ctx: OpsContext): ExtraOps {
     async guestInfo(uuid) {
       await ctx.getState(uuid);
       return null; // the test driver has no guest agent
+    },
+    async diskError(_uuid, disk) {
+      // the simulated host is this process: it sees exactly the files this process sees
+      return access(disk.source, constants.R_OK).then(
+        () => null,
+        (e: unknown) => `Failed to open file '${disk.source}': ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'No such file or directory' : (e as Error).message}`,
+      );
+    },
+    migrateLive() {
+      return Promise.reject(new HypervisorError('invalid_state', 'live migration needs QEMU on both hosts (libvirt\'s test driver cannot migrate)'));
     },
     async guestAddresses(uuid) {
       // libvirt's test driver answers domifaddr with a lease of 192.168.122.<3+n> per interface of

@@ -11,6 +11,7 @@ export const CLOSE = {
   ticketRateLimited: { code: 4008, reason: 'Too many refused console tickets; try again in a minute' },
   tunnelFailed: { code: 4009, reason: "The SSH tunnel to this machine's host could not be opened" },
   consoleNotConfigured: { code: 4010, reason: 'Consoles on this host need VNC on a management network (not configured)' },
+  vmMigrated: { code: 4011, reason: 'The virtual machine moved to another host; reconnect' },
   serverShutdown: { code: 1001, reason: 'Server is shutting down' },
 } as const;
 
@@ -29,6 +30,7 @@ export const END_REASON: Record<CloseKind | 'client_closed' | 'vnc_closed', stri
   ticketRateLimited: 'ticket_rate_limited',
   tunnelFailed: 'tunnel_failed',
   consoleNotConfigured: 'console_not_configured',
+  vmMigrated: 'vm_migrated',
   serverShutdown: 'server_shutdown',
   client_closed: 'client_closed',
   vnc_closed: 'vnc_closed',

@@ -74,7 +74,9 @@ export function createConsolesService(ctx: AppContext, vms: ConsoleVmAccess) {
   };
 
   const unsubscribe = vms.onVmState((uuid, state) => {
-    if (state !== 'running') closeWhere((s) => s.vmUuid === uuid, 'vmStopped');
+    // a live migration ends the source's QEMU (and its VNC server): say so, the page reconnects to the new host
+    if (state === 'migrated') closeWhere((s) => s.vmUuid === uuid, 'vmMigrated');
+    else if (state !== 'running') closeWhere((s) => s.vmUuid === uuid, 'vmStopped');
   });
 
   // Idle and max-duration limits every tick (in memory). Database work is spaced out: with the

@@ -11,7 +11,7 @@ import { audit } from '../audit/index.js';
 import { consoleUriProblem } from '../consoles/index.js';
 import { DEFAULT_HOST, type HostRegistry } from './host-registry.js';
 import * as repo from './hosts.repo.js';
-import { choosePlacement, type PlacementPolicy } from './placement.js';
+import { choosePlacement, roomAfter, type PlacementPolicy } from './placement.js';
 
 export const HOST_NAME_RE = /^[a-z0-9][a-z0-9-]{0,31}$/;
 /** libvirt URIs LIMEN accepts for a host: the QEMU driver (local, ssh, tls, tcp, unix socket) or the test driver. */
@@ -165,6 +165,30 @@ export function createHostsService(ctx: AppContext, opts: HostsServiceOptions) {
           : unavailable('No hypervisor host is reachable right now; try again shortly');
       }
       return r.host;
+    },
+
+    /**
+     * Inside a migration's transaction: the target must exist (404), take VMs (not draining: 409),
+     * be reachable (503) and have room for the VM under the placement rules (409
+     * HOST_CAPACITY_EXCEEDED). Locks the host rows like placement, so a create cannot fill the
+     * room meanwhile. Returns the target's URI.
+     */
+    async checkMigrationTarget(tx: Queryable, name: string, size: { vcpus: number; memoryMb: number }): Promise<string> {
+      const h = (await repo.listHostLoads(tx, { lock: true })).find((x) => x.name === name);
+      if (!h) throw notFound('Host');
+      if (h.state === 'draining') throw conflict(`Host ${name} is draining: it takes no VMs`);
+      if (!registry.isUp(name)) throw unavailable(`Hypervisor host ${name} is not reachable right now`);
+      const r = ratios(h);
+      const room = roomAfter({ ...h, up: true, cpuOvercommit: r.cpu, memoryOvercommit: r.memory }, size);
+      if (room && room.vcpus < 0) {
+        const limit = Math.floor((h.cpus ?? 0) * r.cpu);
+        throw new AppError('HOST_CAPACITY_EXCEEDED', `Host ${name} has no room for ${size.vcpus} more vCPUs (${h.usedVcpus} of ${limit} allocated)`, { resource: 'vcpus', host: name, limit, used: h.usedVcpus, requested: size.vcpus });
+      }
+      if (room && room.memoryMb < 0) {
+        const limit = Math.floor((h.memoryMb ?? 0) * r.memory);
+        throw new AppError('HOST_CAPACITY_EXCEEDED', `Host ${name} has no room for ${size.memoryMb} MiB more memory (${h.usedMemoryMb} of ${limit} MiB allocated)`, { resource: 'memory_mb', host: name, limit, used: h.usedMemoryMb, requested: size.memoryMb });
+      }
+      return h.uri;
     },
 
     /** A host's state for /api/health ('unknown' when the row cannot be read). */

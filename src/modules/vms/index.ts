@@ -9,6 +9,7 @@ import { runLoop } from '../../platform/loop.js';
 import { ensureLibraryDir } from '../isos/index.js';
 import { toAppError } from './vm-errors.js';
 import { createVmLifecycle } from './vm-lifecycle.js';
+import { createVmMigrator } from './vm-migration.js';
 import { createVmReconciler } from './vm-reconciler.js';
 import { createAddressPoller } from './vm-addresses.js';
 import { createBackgroundTracker, type VmRuntime } from './vm-runtime.js';
@@ -74,6 +75,8 @@ export interface VmModuleOptions {
   shutdownTimeoutMs?: number;
   reconcileEveryMs?: number;
   statsEveryMs?: number;
+  /** bound on one live migration (default 300 s) */
+  migrationTimeoutMs?: number;
   /** how often guest addresses are asked of libvirt (default 15 s) */
   addressesEveryMs?: number;
 }
@@ -106,7 +109,8 @@ export function registerVmModule(ctx: AppContext, opts: VmModuleOptions): Fastif
     const lifecycle = createVmLifecycle(rt, store);
     const vms = createVmsService(rt, store, lifecycle);
     const settings = createVmSettingsService(rt, store, vms);
-    const reconciler = createVmReconciler(rt, store, lifecycle);
+    const migrator = createVmMigrator(rt, store, vms, { liveTimeoutMs: opts.migrationTimeoutMs });
+    const reconciler = createVmReconciler(rt, store, lifecycle, migrator);
     ctx.vmAccess = {
       loadVmFor: (p, uuid, o) => vms.loadVmFor(p, uuid, o),
       async refreshState(uuid) {
@@ -227,6 +231,6 @@ export function registerVmModule(ctx: AppContext, opts: VmModuleOptions): Fastif
       await Promise.all([reconcileLoop.stopped, statsLoop.stopped, addressLoop.stopped]);
     });
 
-    await app.register(registerVmRoutes({ vms, settings, stats, reconciler }));
+    await app.register(registerVmRoutes({ vms, settings, stats, reconciler, migrator }));
   };
 }

@@ -4,11 +4,14 @@
 // - a row left in creating/deleting by a crash → the operation is finished or rolled back;
 // - any other row → libvirt's observed state, written only if no newer write happened meanwhile
 //   (rows are read BEFORE libvirt is asked, and written with the version read);
+// - a row left `migrating_to` by a crash → the move is finished or rolled back (vm-migration.ts);
+// - the inactive leftover of a committed migration on its old host → removed;
 // - a limen-* domain without a row → an orphan: logged and listed for admins, left alone.
 // One pass covers one host (its rows, its domains); a host that cannot be listed is skipped
 // whole, so an unreachable host's VMs keep their last known state (host_reachable: false).
 import { uuidFromDomainName, type DomainSummary } from '../../hypervisor/index.js';
 import type { VmLifecycle } from './vm-lifecycle.js';
+import type { VmMigrator } from './vm-migration.js';
 import { vmLockKey, type VmRuntime } from './vm-runtime.js';
 import { vmStateOf } from './vm-state.js';
 import type { VmStore } from './vm-store.js';
@@ -19,14 +22,15 @@ export interface VmReconciler {
   orphans(): DomainSummary[];
 }
 
-export function createVmReconciler(rt: VmRuntime, store: VmStore, lifecycle: VmLifecycle): VmReconciler {
+export function createVmReconciler(rt: VmRuntime, store: VmStore, lifecycle: VmLifecycle, migrator: VmMigrator): VmReconciler {
   const { ctx } = rt;
   const orphansByHost = new Map<string, DomainSummary[]>();
 
   return {
     orphans: () => [...orphansByHost.values()].flat(),
     async tick(host) {
-      const rows = (await listVms(ctx.database.db)).filter((r) => r.host === host);
+      const all = await listVms(ctx.database.db);
+      const rows = all.filter((r) => r.host === host);
       // throws when libvirt is down: the tick fails, nothing is marked missing on a blind guess
       const domains = await rt.driverFor(host).listDomains();
       const byUuid = new Map(domains.map((d) => [d.uuid, d]));
@@ -38,7 +42,8 @@ export function createVmReconciler(rt: VmRuntime, store: VmStore, lifecycle: VmL
         if (!(await ctx.cluster.tryLock(vmLockKey(vm.uuid)))) continue;
         rt.busy.add(vm.uuid);
         try {
-          if (vm.state === 'creating') await lifecycle.recoverCreate(vm);
+          if (vm.migratingTo) await migrator.recover(vm);
+          else if (vm.state === 'creating') await lifecycle.recoverCreate(vm);
           else if (vm.state === 'deleting') {
             ctx.log.info({ vm: vm.uuid }, 'resuming an interrupted VM deletion');
             await lifecycle.teardown(vm);
@@ -60,10 +65,26 @@ export function createVmReconciler(rt: VmRuntime, store: VmStore, lifecycle: VmL
         }
       }
 
-      const found = domains.filter((d) => {
+      const elsewhere = new Map(all.filter((r) => r.host !== host).map((r) => [r.uuid, r]));
+      const found: DomainSummary[] = [];
+      for (const d of domains) {
         const uuid = uuidFromDomainName(d.name);
-        return uuid !== null && !known.has(uuid);
-      });
+        if (uuid === null || known.has(uuid)) continue;
+        const row = elsewhere.get(uuid);
+        if (row) {
+          // a VM of another host: the target's copy mid-move (left alone), or the inactive copy a
+          // committed migration left on its old host (removed under the VM's lock)
+          if (row.migratingTo === host || rt.busy.has(uuid) || !(await ctx.cluster.tryLock(vmLockKey(uuid)))) continue;
+          try {
+            if (await migrator.removeLeftover(host, d, row)) continue;
+          } catch (err) {
+            ctx.log.warn({ err, vm: uuid, host }, 'removing a migration leftover failed; retrying next tick');
+          } finally {
+            await ctx.cluster.unlock(vmLockKey(uuid));
+          }
+        }
+        found.push(d);
+      }
       const before = new Set((orphansByHost.get(host) ?? []).map((o) => o.uuid));
       for (const o of found) if (!before.has(o.uuid)) ctx.log.warn({ domain: o.name, state: o.state, host }, 'orphan LIMEN domain without a VM row (left untouched)');
       orphansByHost.set(host, found);

@@ -74,6 +74,8 @@ export function createVmStore(rt: Omit<VmRuntime, 'store'>): VmStore {
       if (observed === null) return;
       const vm = await findVm(db, e.uuid);
       if (!vm || vm.host !== host) return; // an orphan (the reconciler reports it) or another host's domain
+      // mid-migration the source reports the guest paused, stopped and undefined as it moves: not the VM's state
+      if (vm.migratingTo) return;
       // An event observed before the row's last write (e.g. the poll saw 'paused' just before an
       // inline resume landed) is stale: a slower observation never overwrites a newer state.
       if (e.at.getTime() < vm.updatedAt.getTime()) return;

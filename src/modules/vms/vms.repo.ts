@@ -32,6 +32,8 @@ export interface VmRecord {
   host: string;
   /** false while the VM's host is unreachable (its state is the last one known) */
   hostReachable: boolean;
+  /** the host a migration in progress is moving the VM to (null: none) */
+  migratingTo: string | null;
   state: VmState;
   desiredState: DesiredState;
   stateVersion: number;
@@ -62,6 +64,7 @@ interface Row {
   boot_order: BootDevice[] | string;
   host: string;
   host_reachable?: boolean | null;
+  migrating_to?: string | null;
   state: VmState;
   desired_state: DesiredState;
   state_version: string | number;
@@ -92,6 +95,7 @@ function toRecord(r: Row): VmRecord {
     bootOrder: json<BootDevice[]>(r.boot_order, ['cdrom', 'hd']),
     host: r.host,
     hostReachable: r.host_reachable !== false,
+    migratingTo: r.migrating_to ?? null,
     state: r.state,
     desiredState: r.desired_state,
     stateVersion: Number(r.state_version),
@@ -256,6 +260,26 @@ export async function updateVm(db: Queryable, uuid: string, e: VmEdit): Promise<
   if (e.pendingChanges !== undefined) sets.push(sql`pending_changes = ${JSON.stringify(e.pendingChanges)}::jsonb`);
   if (e.errorMessage !== undefined) sets.push(sql`error_message = ${e.errorMessage}`);
   const r = await queryOne<Row>(db, sql`update vms set ${sql.join(sets, sql`, `)} where uuid = ${uuid} returning ${VM_COLUMNS}`);
+  return r ? toRecord(r) : undefined;
+}
+
+/** Marks a migration as started; undefined when the row is gone. */
+export async function markMigrating(db: Queryable, uuid: string, target: string): Promise<VmRecord | undefined> {
+  const r = await queryOne<Row>(db, sql`update vms set migrating_to = ${target}, error_message = null, updated_at = now() where uuid = ${uuid} returning ${VM_COLUMNS}`);
+  return r ? toRecord(r) : undefined;
+}
+
+/**
+ * Ends a migration: `host` moves to `movedTo` (the VM now lives there) or stays (null: rolled
+ * back). Bumps state_version so no observation read before the move overwrites what follows it.
+ */
+export async function endMigration(db: Queryable, uuid: string, movedTo: string | null, errorMessage: string | null): Promise<VmRecord | undefined> {
+  const host = movedTo === null ? sql`host` : sql`${movedTo}`;
+  const r = await queryOne<Row>(
+    db,
+    sql`update vms set host = ${host}, migrating_to = null, error_message = ${errorMessage}, state_version = state_version + 1, updated_at = now()
+      where uuid = ${uuid} returning ${VM_COLUMNS}`,
+  );
   return r ? toRecord(r) : undefined;
 }
 

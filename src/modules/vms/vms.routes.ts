@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { principalOf } from '../auth/index.js';
 import type { VmAction } from './vm-state.js';
+import type { VmMigrator } from './vm-migration.js';
 import type { VmReconciler } from './vm-reconciler.js';
 import type { VmSettingsService, PatchVmInput } from './vm-settings.service.js';
 import type { StatsSampler } from './vm-stats.js';
@@ -44,9 +45,12 @@ export interface VmRouteDeps {
   settings: VmSettingsService;
   stats: StatsSampler;
   reconciler: VmReconciler;
+  migrator: VmMigrator;
 }
 
-export function registerVmRoutes({ vms, settings, stats, reconciler }: VmRouteDeps): FastifyPluginAsync {
+const MigrateBody = Type.Object({ host: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,31}$', description: 'name of the target host' }) }, { additionalProperties: false });
+
+export function registerVmRoutes({ vms, settings, stats, reconciler, migrator }: VmRouteDeps): FastifyPluginAsync {
   return async (app) => {
     const user = { auth: 'user' as const };
 
@@ -161,6 +165,26 @@ export function registerVmRoutes({ vms, settings, stats, reconciler }: VmRouteDe
       '/api/vms/:uuid/stats',
       { config: user, schema: { tags, security, summary: 'CPU, memory, disk and network rates; guest IPs', params: VmParams, response: { 200: StatsView } } },
       async (req) => stats.sample(await vms.loadVmFor(principalOf(req), uuidOf(req.params))),
+    );
+
+    app.post(
+      '/api/admin/vms/:uuid/migrate',
+      {
+        config: { auth: 'admin' },
+        schema: {
+          tags: ['vms', 'admin'],
+          security,
+          summary:
+            'Move a VM to another host: a stopped VM cold (200, done on answer), a running one live (202: `migrating_to` is set; a vm.updated event names the new host when it lands)',
+          params: VmParams,
+          body: MigrateBody,
+          response: { 200: VmDto, 202: VmDto },
+        },
+      },
+      async (req, reply) => {
+        const r = await migrator.migrate(req, principalOf(req), uuidOf(req.params), (req.body as { host: string }).host);
+        return reply.code(r.mode === 'cold' ? 200 : 202).send(toVmDto(r.vm));
+      },
     );
 
     app.get(

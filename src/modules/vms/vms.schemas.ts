@@ -21,6 +21,8 @@ export const VmDto = Type.Object({
   host: Type.String(),
   /** false while the VM's hypervisor host is unreachable: `state` is then the last one known */
   host_reachable: Type.Boolean(),
+  /** while an admin migrates the VM: the host it is moving to (null otherwise); the move ends with a vm.updated naming the new `host` */
+  migrating_to: Type.Union([Type.String(), Type.Null()]),
   error_message: Type.Union([Type.String(), Type.Null()]),
   /** accepted while running; the guest sees them after its next power cycle */
   pending_changes: Type.Object({ vcpus: Type.Optional(Type.Integer()), memory_mb: Type.Optional(Type.Integer()) }),
@@ -53,6 +55,7 @@ export function toVmDto(v: VmRecord) {
     owner_id: v.ownerId,
     host: v.host,
     host_reachable: v.hostReachable,
+    migrating_to: v.migratingTo,
     error_message: v.errorMessage,
     pending_changes: {
       ...(v.pendingChanges.vcpus !== undefined ? { vcpus: v.pendingChanges.vcpus } : {}),

@@ -5,7 +5,7 @@ import type { FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { Tx } from '../../platform/db/db.js';
 import { inTransaction, isUniqueViolation, type Queryable } from '../../platform/db/query.js';
-import { conflict, notFound, unavailable, validationFailed } from '../../platform/http/app-error.js';
+import { conflict, invalidState, notFound, unavailable, validationFailed } from '../../platform/http/app-error.js';
 import type { Principal } from '../../platform/http/principal.js';
 import { audit } from '../audit/index.js';
 import { findIso } from '../isos/index.js';
@@ -86,6 +86,8 @@ export function createVmsService(rt: VmRuntime, store: VmStore, lifecycle: VmLif
     const q: Queryable = opts.tx ?? db;
     const vm = await findVm(q, uuid, { forUpdate: opts.forUpdate });
     if (!vm || (principal.role !== 'admin' && vm.ownerId !== principal.id)) throw notFound('VM');
+    // every state-changing path loads its VM for update: none may act while the VM moves hosts
+    if (opts.forUpdate && vm.migratingTo) throw invalidState(`The VM is migrating to host ${vm.migratingTo}; try again when the move is done`, { state: vm.state, migrating_to: vm.migratingTo });
     return vm;
   }
 

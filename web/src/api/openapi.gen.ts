@@ -1891,6 +1891,7 @@ export interface paths {
                                 owner_id: string;
                                 host: string;
                                 host_reachable: boolean;
+                                migrating_to: string | null;
                                 error_message: string | null;
                                 pending_changes: {
                                     vcpus?: number;
@@ -1963,6 +1964,7 @@ export interface paths {
                             owner_id: string;
                             host: string;
                             host_reachable: boolean;
+                            migrating_to: string | null;
                             error_message: string | null;
                             pending_changes: {
                                 vcpus?: number;
@@ -2049,6 +2051,7 @@ export interface paths {
                                 owner_id: string;
                                 host: string;
                                 host_reachable: boolean;
+                                migrating_to: string | null;
                                 error_message: string | null;
                                 pending_changes: {
                                     vcpus?: number;
@@ -2119,6 +2122,7 @@ export interface paths {
                             owner_id: string;
                             host: string;
                             host_reachable: boolean;
+                            migrating_to: string | null;
                             error_message: string | null;
                             pending_changes: {
                                 vcpus?: number;
@@ -2176,6 +2180,7 @@ export interface paths {
                             owner_id: string;
                             host: string;
                             host_reachable: boolean;
+                            migrating_to: string | null;
                             error_message: string | null;
                             pending_changes: {
                                 vcpus?: number;
@@ -2243,6 +2248,7 @@ export interface paths {
                                 owner_id: string;
                                 host: string;
                                 host_reachable: boolean;
+                                migrating_to: string | null;
                                 error_message: string | null;
                                 pending_changes: {
                                     vcpus?: number;
@@ -2317,6 +2323,7 @@ export interface paths {
                             owner_id: string;
                             host: string;
                             host_reachable: boolean;
+                            migrating_to: string | null;
                             error_message: string | null;
                             pending_changes: {
                                 vcpus?: number;
@@ -2556,6 +2563,126 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/vms/{uuid}/migrate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Move a VM to another host: a stopped VM cold (200, done on answer), a running one live (202: `migrating_to` is set; a vm.updated event names the new host when it lands) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    uuid: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description name of the target host */
+                        host: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            uuid: string;
+                            name: string;
+                            state: "creating" | "stopped" | "starting" | "running" | "paused" | "stopping" | "deleting" | "error" | "missing";
+                            desired_state: string;
+                            vcpus: number;
+                            memory_mb: number;
+                            disk_gb: number;
+                            /** Format: uuid */
+                            iso: string | null;
+                            boot_order: ("cdrom" | "hd" | "network")[];
+                            /** Format: uuid */
+                            owner_id: string;
+                            host: string;
+                            host_reachable: boolean;
+                            migrating_to: string | null;
+                            error_message: string | null;
+                            pending_changes: {
+                                vcpus?: number;
+                                memory_mb?: number;
+                            };
+                            allowed_actions: ("start" | "shutdown" | "stop" | "reboot" | "reset" | "pause" | "resume")[];
+                            /** Format: uuid */
+                            template: string | null;
+                            clone_mode: "linked" | "full" | (never | null);
+                            cloud_init: boolean;
+                            ip_addresses: string[];
+                            ip_source: "lease" | "agent" | (never | null);
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            uuid: string;
+                            name: string;
+                            state: "creating" | "stopped" | "starting" | "running" | "paused" | "stopping" | "deleting" | "error" | "missing";
+                            desired_state: string;
+                            vcpus: number;
+                            memory_mb: number;
+                            disk_gb: number;
+                            /** Format: uuid */
+                            iso: string | null;
+                            boot_order: ("cdrom" | "hd" | "network")[];
+                            /** Format: uuid */
+                            owner_id: string;
+                            host: string;
+                            host_reachable: boolean;
+                            migrating_to: string | null;
+                            error_message: string | null;
+                            pending_changes: {
+                                vcpus?: number;
+                                memory_mb?: number;
+                            };
+                            allowed_actions: ("start" | "shutdown" | "stop" | "reboot" | "reset" | "pause" | "resume")[];
+                            /** Format: uuid */
+                            template: string | null;
+                            clone_mode: "linked" | "full" | (never | null);
+                            cloud_init: boolean;
+                            ip_addresses: string[];
+                            ip_source: "lease" | "agent" | (never | null);
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/vms": {
         parameters: {
             query?: never;
@@ -2596,6 +2723,7 @@ export interface paths {
                                 owner_id: string;
                                 host: string;
                                 host_reachable: boolean;
+                                migrating_to: string | null;
                                 error_message: string | null;
                                 pending_changes: {
                                     vcpus?: number;
@@ -3954,6 +4082,7 @@ export interface paths {
                                 owner_id: string;
                                 host: string;
                                 host_reachable: boolean;
+                                migrating_to: string | null;
                                 error_message: string | null;
                                 pending_changes: {
                                     vcpus?: number;

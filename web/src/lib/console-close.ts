@@ -30,6 +30,7 @@ const TRANSIENT: Record<number, string> = {
   4006: 'The console of this machine is not reachable right now; retrying…',
   4009: "The SSH tunnel to this machine's host could not be opened; retrying…",
   1001: 'The server is restarting; reconnecting…',
+  4011: 'The virtual machine moved to another host; reconnecting…',
 };
 
 /**

@@ -1,0 +1,221 @@
+// Moving a VM to another hypervisor host (admin only). Disks stay where they are: every host sees
+// $LIMEN_DATA_DIR/disks at the same path (shared storage, docs/scaling.md); what moves is the
+// libvirt definition (cold) or the running guest (live).
+//
+// One operation holding the VM's cluster-wide lock from before the accepting transaction to the
+// end, marked busy so this instance's reconciler leaves it alone:
+//   accept (row locked: state → mode, target active/reachable/with room, `migrating_to` set, audited)
+//   cold: define the source's inactive XML on the target → the target must open every disk →
+//         commit `host = target` → undefine on the source (a leftover is removed by the reconciler)
+//   live: `virsh migrate --live --persistent --undefinesource` → commit `host = target`
+// Any failure before the commit removes what was made on the target and clears `migrating_to`
+// (the source definition was never touched; libvirt keeps a live guest running on the source).
+// A crash leaves `migrating_to`: the reconciler settles it with planMigrationRecovery.
+import type { FastifyRequest } from 'fastify';
+import { isHypervisorError, type DomainState, type DomainSummary, type HypervisorDriver } from '../../hypervisor/index.js';
+import { inTransaction } from '../../platform/db/query.js';
+import { conflict, invalidState, notFound, unavailable } from '../../platform/http/app-error.js';
+import type { Principal } from '../../platform/http/principal.js';
+import { audit } from '../audit/index.js';
+import { isMigrationLeftover, migrationModeFor, planMigrationRecovery, type MigrationMode } from './vm-migration-rules.js';
+import { claimVm, vmLockKey, type VmRuntime } from './vm-runtime.js';
+import { vmStateOf } from './vm-state.js';
+import type { VmStore } from './vm-store.js';
+import type { VmsService } from './vms.service.js';
+import { endMigration, findVm, markMigrating, type VmRecord } from './vms.repo.js';
+
+export interface VmMigrator {
+  /** cold: answers when the VM is on its new host; live: answers once accepted (the move ends with vm.updated). */
+  migrate(req: FastifyRequest, principal: Principal, uuid: string, target: string): Promise<{ vm: VmRecord; mode: MigrationMode }>;
+  /** Reconciler: settles a row left `migrating_to` by a crash (caller holds the VM's lock). */
+  recover(vm: VmRecord): Promise<void>;
+  /** Reconciler: removes a domain on `host` that is the inactive leftover of a committed move; true when removed. */
+  removeLeftover(host: string, domain: DomainSummary, row: VmRecord): Promise<boolean>;
+}
+
+const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+async function presence(driver: HypervisorDriver, uuid: string): Promise<DomainState | null> {
+  try {
+    return await driver.getState(uuid);
+  } catch (e) {
+    if (isHypervisorError(e, 'not_found')) return null;
+    throw e;
+  }
+}
+
+export function createVmMigrator(rt: VmRuntime, store: VmStore, vms: VmsService, opts: { liveTimeoutMs?: number } = {}): VmMigrator {
+  const { ctx } = rt;
+  const db = ctx.database.db;
+  const hosts = ctx.hosts.registry;
+
+  const publishMoved = (vm: VmRecord | undefined): void => {
+    if (vm) store.publish('vm.updated', vm);
+  };
+
+  /** The accepting transaction: every refusal happens here, before anything is touched. */
+  async function accept(req: FastifyRequest, uuid: string, target: string) {
+    const vm = await findVm(db, uuid);
+    if (!vm) throw notFound('VM');
+    if (vm.host === target) throw conflict(`The VM is already on host ${target}`);
+    if (!hosts.isUp(vm.host)) throw unavailable(`The VM's hypervisor host (${vm.host}) is not reachable; try again shortly`);
+    // libvirt keeps snapshot metadata per host: moving it is not built, so refuse rather than lose it
+    const snapshots = await hosts.driverFor(vm.host).listSnapshots(uuid);
+    if (snapshots.length > 0) {
+      throw conflict(`The VM has ${snapshots.length} snapshot(s); libvirt keeps snapshot metadata per host, so delete them before migrating`, { snapshots: snapshots.length });
+    }
+    return inTransaction(db, async (tx) => {
+      const row = await findVm(tx, uuid, { forUpdate: true });
+      if (!row) throw notFound('VM');
+      if (row.migratingTo) throw invalidState(`The VM is already migrating to host ${row.migratingTo}`, { state: row.state, migrating_to: row.migratingTo });
+      if (row.host === target) throw conflict(`The VM is already on host ${target}`);
+      const mode = migrationModeFor(row.state);
+      const targetUri = await ctx.hosts.checkMigrationTarget(tx, target, { vcpus: row.vcpus, memoryMb: row.memoryMb });
+      if (mode === 'live' && (hosts.driverFor(row.host).kind !== 'qemu' || hosts.driverFor(target).kind !== 'qemu')) {
+        throw invalidState('Live migration needs QEMU hosts on both sides (a simulated host cannot migrate a running guest); stop the VM to migrate it cold', { state: row.state });
+      }
+      const marked = (await markMigrating(tx, uuid, target))!;
+      await audit(tx, req, { action: 'vm.migrate', targetType: 'vm', targetId: uuid, result: 'success', details: { from: row.host, to: target, mode, phase: 'accepted' } });
+      return { vm: marked, mode, targetUri };
+    });
+  }
+
+  /** Before the commit: the VM stays where it was; the reason is on the VM and in the audit log. */
+  async function rollBack(vm: VmRecord, target: string, mode: MigrationMode, e: unknown): Promise<VmRecord | undefined> {
+    ctx.log.warn({ err: e, vm: vm.uuid, from: vm.host, to: target, mode }, 'VM migration failed; the VM stays on its host');
+    const back = await endMigration(db, vm.uuid, null, `migration to ${target} failed: ${messageOf(e)}`);
+    publishMoved(back);
+    return back;
+  }
+
+  async function commit(req: FastifyRequest | undefined, vm: VmRecord, target: string, mode: MigrationMode, startedAt: number): Promise<VmRecord> {
+    const moved = (await endMigration(db, vm.uuid, target, null))!;
+    publishMoved(moved);
+    const seconds = (Date.now() - startedAt) / 1000;
+    await audit(db, req, { action: 'vm.migrate', targetType: 'vm', targetId: vm.uuid, result: 'success', details: { from: vm.host, to: target, mode, seconds } });
+    ctx.log.info({ vm: vm.uuid, from: vm.host, to: target, mode, seconds }, 'VM migrated');
+    return moved;
+  }
+
+  async function runCold(req: FastifyRequest, vm: VmRecord, target: string, startedAt: number): Promise<VmRecord> {
+    const src = hosts.driverFor(vm.host);
+    const dst = hosts.driverFor(target);
+    let defined = false;
+    try {
+      const xml = await src.getDomainXml(vm.uuid, { inactive: true });
+      await dst.defineDomainXml(vm.uuid, xml);
+      defined = true;
+      const unreadable = await dst.unreadableDisks(vm.uuid);
+      if (unreadable.length > 0) {
+        const first = unreadable[0]!;
+        throw conflict(`Host ${target} cannot open the VM's disk ${first.path} (${first.error}): every host must see the disk directory at the same path (shared storage)`, {
+          host: target,
+          disks: unreadable.map((d) => d.path),
+        });
+      }
+      // the start refusal (migrating_to) keeps it so; a guest started by hand outside LIMEN is not moved
+      if ((await src.getState(vm.uuid)) !== 'shutoff') throw invalidState('The VM was started outside LIMEN while migrating');
+    } catch (e) {
+      if (defined) await dst.undefineDomain(vm.uuid).catch((err: unknown) => ctx.log.error({ err, vm: vm.uuid, host: target }, 'removing the copied definition failed; the reconciler removes it'));
+      await rollBack(vm, target, 'cold', e);
+      throw e; // tracked() audits and counts the failure
+    }
+    const moved = await commit(req, vm, target, 'cold', startedAt);
+    // after the commit: a failure leaves an inactive leftover the reconciler of the source removes
+    await src.undefineDomain(vm.uuid).catch((err: unknown) => ctx.log.warn({ err, vm: vm.uuid, host: vm.host }, 'removing the source definition after a migration failed; the reconciler retries'));
+    return moved;
+  }
+
+  async function runLive(req: FastifyRequest, vm: VmRecord, target: string, targetUri: string, startedAt: number): Promise<void> {
+    const end = ctx.metrics.vmActionDuration.startTimer({ action: 'migrate' });
+    const done = (result: 'success' | 'failure') => {
+      end({ result });
+      ctx.metrics.vmActions.inc({ action: 'migrate', result });
+    };
+    try {
+      await hosts.driverFor(vm.host).migrateLive(vm.uuid, targetUri, { timeoutMs: opts.liveTimeoutMs });
+    } catch (e) {
+      done('failure');
+      const back = await rollBack(vm, target, 'live', e);
+      await audit(db, req, { action: 'vm.migrate', targetType: 'vm', targetId: vm.uuid, result: 'failure', details: { from: vm.host, to: target, mode: 'live', error: messageOf(e) } });
+      // libvirt resumes the guest on the source after a failed migration: record what it is now
+      const s = await hosts.driverFor(vm.host).getState(vm.uuid).catch(() => null);
+      const observed = s && vmStateOf(s);
+      if (back && observed) await store.observe(back, observed);
+      return;
+    }
+    const moved = await commit(req, vm, target, 'live', startedAt);
+    done('success');
+    const s = await hosts.driverFor(target).getState(vm.uuid).catch(() => null);
+    const observed = s && vmStateOf(s);
+    if (observed) await store.observe(moved, observed);
+  }
+
+  return {
+    migrate: (req, principal, uuid, target) =>
+      vms.tracked(req, 'migrate', uuid, async () => {
+        if (principal.role !== 'admin') throw notFound('VM');
+        const startedAt = Date.now();
+        // an operation of this process on the VM (the cluster lock is reentrant within one instance)
+        if (rt.busy.has(uuid)) throw conflict('Another operation is running on this VM; try again shortly');
+        rt.busy.add(uuid);
+        const locked = await claimVm(ctx.cluster, uuid, ctx.log, 10_000);
+        let handedOff = false;
+        try {
+          if (!locked && ctx.cluster.connected()) throw conflict('Another operation is running on this VM; try again shortly');
+          const { vm, mode, targetUri } = await accept(req, uuid, target);
+          publishMoved(vm);
+          if (mode === 'cold') {
+            const end = ctx.metrics.vmActionDuration.startTimer({ action: 'migrate' });
+            const moved = await runCold(req, vm, target, startedAt);
+            end({ result: 'success' });
+            ctx.metrics.vmActions.inc({ action: 'migrate', result: 'success' });
+            return { vm: moved, mode };
+          }
+          // the background operation takes the (reentrant) lock again; ours is released when it ends
+          handedOff = true;
+          rt.background(uuid, () =>
+            runLive(req, vm, target, targetUri, startedAt).finally(async () => {
+              if (locked) await ctx.cluster.unlock(vmLockKey(uuid));
+            }),
+          );
+          return { vm, mode };
+        } finally {
+          if (!handedOff) {
+            rt.busy.delete(uuid);
+            if (locked) await ctx.cluster.unlock(vmLockKey(uuid));
+          }
+        }
+      }),
+
+    async recover(vm) {
+      const target = vm.migratingTo;
+      if (!target) return;
+      if (!hosts.isUp(vm.host) || !hosts.isUp(target)) return; // both hosts must answer; next tick
+      const src = hosts.driverFor(vm.host);
+      const dst = hosts.driverFor(target);
+      const plan = planMigrationRecovery(await presence(src, vm.uuid), await presence(dst, vm.uuid));
+      if (plan.keep === null) {
+        ctx.log.error({ vm: vm.uuid, source: vm.host, target }, 'an interrupted migration left the guest running on both hosts; leaving it to an administrator');
+        return;
+      }
+      ctx.log.warn({ vm: vm.uuid, source: vm.host, target, keep: plan.keep }, 'settling a VM migration interrupted by a restart');
+      for (const side of plan.undefine) await (side === 'source' ? src : dst).undefineDomain(vm.uuid);
+      const settled = await endMigration(db, vm.uuid, plan.keep === 'target' ? target : null, plan.keep === 'target' ? null : `migration to ${target} was interrupted; the VM stayed on ${vm.host}`);
+      publishMoved(settled);
+      await audit(db, undefined, { action: 'vm.migrate', targetType: 'vm', targetId: vm.uuid, result: plan.keep === 'target' ? 'success' : 'failure', details: { from: vm.host, to: target, recovered: true, kept: plan.keep } });
+      const s = settled && (await presence(hosts.driverFor(settled.host), vm.uuid));
+      const observed = s && vmStateOf(s);
+      if (settled && observed) await store.observe(settled, observed);
+    },
+
+    async removeLeftover(host, domain, row) {
+      if (!hosts.isUp(row.host)) return false;
+      const ownHasIt = (await presence(hosts.driverFor(row.host), row.uuid)) !== null;
+      if (!isMigrationLeftover(domain.state, row, host, ownHasIt)) return false;
+      ctx.log.warn({ vm: row.uuid, host, vmHost: row.host }, 'removing the leftover definition of a migrated VM');
+      await hosts.driverFor(host).undefineDomain(row.uuid);
+      return true;
+    },
+  };
+}
