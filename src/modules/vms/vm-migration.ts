@@ -12,7 +12,7 @@
 // (the source definition was never touched; libvirt keeps a live guest running on the source).
 // A crash leaves `migrating_to`: the reconciler settles it with planMigrationRecovery.
 import type { FastifyRequest } from 'fastify';
-import { isHypervisorError, type DomainState, type DomainSummary, type HypervisorDriver } from '../../hypervisor/index.js';
+import { delay, isHypervisorError, type DomainState, type DomainSummary, type HypervisorDriver } from '../../hypervisor/index.js';
 import { inTransaction } from '../../platform/db/query.js';
 import { conflict, invalidState, notFound, unavailable } from '../../platform/http/app-error.js';
 import type { Principal } from '../../platform/http/principal.js';
@@ -156,8 +156,11 @@ export function createVmMigrator(rt: VmRuntime, store: VmStore, vms: VmsService,
       vms.tracked(req, 'migrate', uuid, async () => {
         if (principal.role !== 'admin') throw notFound('VM');
         const startedAt = Date.now();
-        // an operation of this process on the VM (the cluster lock is reentrant within one instance)
-        if (rt.busy.has(uuid)) throw conflict('Another operation is running on this VM; try again shortly');
+        // an operation of this process on the VM (the cluster lock is reentrant within one instance):
+        // the reconciler's check of it is short, a power operation may take a minute
+        for (const until = Date.now() + 10_000; rt.busy.has(uuid); await delay(100)) {
+          if (Date.now() > until) throw conflict('Another operation is running on this VM; try again shortly');
+        }
         rt.busy.add(uuid);
         const locked = await claimVm(ctx.cluster, uuid, ctx.log, 10_000);
         let handedOff = false;
