@@ -159,7 +159,7 @@ describe('VM migration (simulated hosts)', () => {
     const settled = await waitFor('migration settled', async () => {
       const x = await vm(v.uuid);
       return x.migrating_to === null ? x : undefined;
-    }, 20_000);
+    }, 60_000);
     assert.equal(settled.host, v.host);
   });
 
@@ -179,11 +179,11 @@ describe('VM migration (simulated hosts)', () => {
       });
       const keep = committed ? to : from;
       const drop = committed ? from : to;
-      await waitFor(`only ${keep} has ${v.uuid}`, async () => !(await domains(drop)).includes(v.uuid) && (await domains(keep)).includes(v.uuid), 20_000);
+      await waitFor(`only ${keep} has ${v.uuid}`, async () => !(await domains(drop)).includes(v.uuid) && (await domains(keep)).includes(v.uuid), 60_000);
       const x = await waitFor('row settled', async () => {
         const r = await vm(v.uuid);
         return r.migrating_to === null ? r : undefined;
-      }, 20_000);
+      }, 60_000);
       assert.equal(x.host, keep);
       assert.equal(x.state, 'stopped', 'never marked missing');
     }
