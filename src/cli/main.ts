@@ -10,6 +10,7 @@ import { registerReadinessCommand } from './readiness.command.js';
 import { registerAlertsCommands } from './alerts.command.js';
 import { registerIsosCommands } from './isos.command.js';
 import { registerHostsCommands } from './hosts.command.js';
+import { registerVmsCommands } from './vms.command.js';
 
 const program = new Command();
 program.name('limen').description('LIMEN: virtual machines in the browser').showHelpAfterError();
@@ -22,6 +23,7 @@ registerReadinessCommand(program);
 registerAlertsCommands(program);
 registerIsosCommands(program);
 registerHostsCommands(program);
+registerVmsCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -6,6 +6,7 @@
 // with a live migration, is test/hosts/migrate-real.test.ts.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
@@ -189,5 +190,25 @@ describe('VM migration (simulated hosts)', () => {
     }
     const orphans = (await t.app.inject({ method: 'GET', url: '/api/admin/vms', headers: admin.auth })).json<{ orphans: unknown[] }>().orphans;
     assert.deepEqual(orphans, []);
+  });
+
+  test('limen vms migrate <uuid> <host> moves a VM through the running instance; a refusal exits 1 with the reason', async () => {
+    const v = await create('by-cli');
+    const to = v.host === 'h2' ? 'default' : 'h2';
+    const url = await t.app.listen({ host: '127.0.0.1', port: 0 });
+    const cli = (...args: string[]) =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const env = { ...process.env, LIMEN_DATA_DIR: t.dataDir, LIMEN_URL: url, LIMEN_ADMIN_USER: admin.username, LIMEN_ADMIN_PASSWORD: admin.password };
+        execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'vms', 'migrate', ...args], { env, timeout: 120_000 }, (err, stdout, stderr) =>
+          resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+        );
+      });
+    const ok = await cli(v.uuid, to);
+    assert.equal(ok.code, 0, ok.out);
+    assert.match(ok.out, new RegExp(`is on ${to}, stopped`));
+    assert.equal((await vm(v.uuid)).host, to);
+    const refused = await cli(v.uuid, to);
+    assert.equal(refused.code, 1, refused.out);
+    assert.match(refused.out, /409 CONFLICT.*already on host/);
   });
 });
