@@ -80,6 +80,8 @@ export const admin = {
   quotaDefaults: () => api.get<QuotaDefaults>('/api/admin/quota-defaults'),
   setQuotaDefaults: (patch: QuotaPatch) => api.put<QuotaDefaults>('/api/admin/quota-defaults', patch),
   vms: () => api.get<AdminVmList>('/api/admin/vms'),
+  /** stopped: cold, answers with the VM on its new host; running: live, answers 202 with `migrating_to` set */
+  migrateVm: (uuid: string, host: string) => api.post<Vm>(`/api/admin/vms/${enc(uuid)}/migrate`, { host }),
   consoleSessions: (open = true) => api.get<List<ConsoleSession>>('/api/admin/console-sessions', { open }),
   endConsoleSession: (id: string) => api.del(`/api/admin/console-sessions/${enc(id)}`),
   audit: (q: AuditQuery) => api.get<List<AuditEntry>>('/api/admin/audit', { ...q }),

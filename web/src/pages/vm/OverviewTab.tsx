@@ -6,6 +6,8 @@ import type { Vm, VmStats } from '../../api/types';
 import { formatBytes, formatTime } from '../../lib/format';
 import { formatMemoryMb } from '../../lib/quota';
 import { useAsync } from '../../lib/useAsync';
+import { useAuth } from '../../auth/AuthContext';
+import { MigratePanel } from './MigratePanel';
 import { ResizePanel } from './ResizePanel';
 
 function rate(bps: number): string {
@@ -50,6 +52,7 @@ function IsoName({ id }: { id: string | null }) {
 }
 
 export function OverviewTab({ vm, onChange }: { vm: Vm; onChange: (vm: Vm) => void }) {
+  const { user } = useAuth();
   return (
     <div className="grid-2">
       <section className="panel" aria-labelledby="details-h">
@@ -59,7 +62,7 @@ export function OverviewTab({ vm, onChange }: { vm: Vm; onChange: (vm: Vm) => vo
           <div><dt>Memory</dt><dd>{formatMemoryMb(vm.memory_mb)}</dd></div>
           <div><dt>Disk</dt><dd>{vm.disk_gb} GB</dd></div>
           <div><dt>ISO</dt><dd><IsoName id={vm.iso} /></dd></div>
-          <div><dt>Host</dt><dd>{vm.host}</dd></div>
+          <div><dt>Host</dt><dd>{vm.host}{vm.migrating_to ? ` → ${vm.migrating_to} (migrating)` : ''}</dd></div>
           {vm.error_message && <div><dt>Last error</dt><dd className="inline-error">{vm.error_message}</dd></div>}
           <div><dt>Created</dt><dd>{formatTime(vm.created_at)}</dd></div>
           <div><dt>Updated</dt><dd>{formatTime(vm.updated_at)}</dd></div>
@@ -74,6 +77,12 @@ export function OverviewTab({ vm, onChange }: { vm: Vm; onChange: (vm: Vm) => vo
         <h2 id="resize-h">Resize</h2>
         <ResizePanel vm={vm} onChange={onChange} />
       </section>
+      {user?.role === 'admin' && (
+        <section className="panel panel-span" aria-labelledby="migrate-h">
+          <h2 id="migrate-h">Host</h2>
+          <MigratePanel vm={vm} onChange={onChange} />
+        </section>
+      )}
     </div>
   );
 }
