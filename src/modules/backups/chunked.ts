@@ -1,8 +1,8 @@
 // Chunked SHA-256 (archive format 2, docs/backup.md "Archive format"): the content of every file is
 // cut into CHUNK_SIZE pieces, each piece is hashed on its own, and the file is named by the
-// SHA-256 of its chunk digests. Chunks are independent, so they are read and hashed on every core
-// at once (hash-pool.ts) while the main thread writes them out: one pass over the data, no core
-// idle, no second read.
+// SHA-256 of its chunk digests. Chunks are independent, so each worker of the pool (hash-pool.ts)
+// reads, hashes and writes its own chunk while the others do theirs: one pass over the data, no
+// core idle, no second read. Chunks lying in a hole of the source are not read at all (extents.ts).
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { ChunkShortReadError, hashPool, type HashPool } from './hash-pool.js';
