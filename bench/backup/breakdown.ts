@@ -32,10 +32,11 @@ async function measure(fn: () => Promise<void>): Promise<[number, number]> {
 /** A shell command's wall and CPU time (bash `time` counts its children). */
 function measureShell(cmd: string, ...args: string[]): [number, number] {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync('bash', ['-c', `TIMEFORMAT='%U %S'; time ( ${cmd} ) 2>/dev/null`, 'bash', ...args], { encoding: 'utf8' });
+  // `time` reports on the group's stderr; the command's own stderr goes to /dev/null
+  const r = spawnSync('bash', ['-c', `TIMEFORMAT='%U %S'; { time { ${cmd}; } 2>/dev/null; } 2>&1`, 'bash', ...args], { encoding: 'utf8' });
   const wall = Number(process.hrtime.bigint() - t0) / 1e6;
-  if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
-  const [u, s] = r.stderr.trim().split('\n').at(-1)!.split(' ').map(Number);
+  if (r.status !== 0) throw new Error(`${cmd} failed (${r.status ?? r.signal})`);
+  const [u, s] = r.stdout.trim().split('\n').at(-1)!.split(' ').map(Number);
   return [wall, (u! + s!) * 1000];
 }
 
