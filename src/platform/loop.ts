@@ -1,7 +1,14 @@
 // Background work made explicit (house rule 7): every loop has a name, stops on an AbortSignal,
 // never overlaps itself (single-flight), and is timed and counted.
+import { tracingChannel } from 'node:diagnostics_channel';
 import type { Logger } from 'pino';
 import type { Metrics } from './metrics.js';
+
+/**
+ * Every tick is traced on this channel when someone listens (bench/lib/loop-probe.ts: which loop
+ * held the event loop, and for how long). Context: `{ name }`. Free when nobody subscribes.
+ */
+export const loopTicks = tracingChannel<unknown, { name: string }>('limen:loop');
 
 export interface LoopOptions {
   name: string;
@@ -34,7 +41,8 @@ export function runLoop(opts: LoopOptions): RunningLoop {
     const end = opts.metrics?.loopDuration.startTimer({ loop: opts.name });
     inFlight = (async () => {
       try {
-        await opts.tick(opts.signal);
+        if (loopTicks.hasSubscribers) await loopTicks.tracePromise(() => opts.tick(opts.signal), { name: opts.name });
+        else await opts.tick(opts.signal);
         opts.metrics?.loopRuns.inc({ loop: opts.name, result: 'ok' });
       } catch (err) {
         opts.metrics?.loopRuns.inc({ loop: opts.name, result: 'error' });

@@ -241,7 +241,9 @@ export function createHostsService(ctx: AppContext, opts: HostsServiceOptions) {
           // (a short timeout would drop healthy connections on a busy machine).
           const ok = driver.status() === 'connected' && (h.name === DEFAULT_HOST || (await driver.ping(10_000)));
           ctx.metrics.libvirtConnection.set({ host: h.name }, ok ? 1 : 0);
-          if (await repo.recordReachable(db, h.name, ok)) {
+          // The row already says so (the usual case): no statement. With the embedded database every
+          // statement runs on the event loop, and this loop ticks every 5 s on every instance.
+          if (h.reachable !== ok && (await repo.recordReachable(db, h.name, ok))) {
             changed = true;
             ctx.log[ok ? 'info' : 'warn']({ host: h.name }, ok ? 'hypervisor host reachable again' : 'hypervisor host unreachable');
           }

@@ -4,7 +4,7 @@
 import { isHypervisorError, type HypervisorDriver } from '../../hypervisor/index.js';
 import type { VmRuntime } from './vm-runtime.js';
 import type { VmStore } from './vm-store.js';
-import { listVmsInStates, writeAddresses } from './vms.repo.js';
+import { listVmsForAddressPoll, writeAddresses } from './vms.repo.js';
 
 export interface AddressPoller {
   tick(): Promise<void>;
@@ -15,7 +15,7 @@ export function createAddressPoller(rt: VmRuntime, store: VmStore): AddressPolle
   const db = ctx.database.db;
   return {
     async tick() {
-      for (const vm of await listVmsInStates(db, ['running', 'paused', 'stopped', 'error', 'missing'])) {
+      for (const vm of await listVmsForAddressPoll(db)) {
         if (ctx.shutdown.aborted) return;
         let found: Awaited<ReturnType<HypervisorDriver['guestAddresses']>> = null;
         if (vm.state === 'running' || vm.state === 'paused') {
