@@ -1,6 +1,7 @@
 // users and sessions: SQL only, plain typed rows mapped to camelCase.
 import { sql } from 'drizzle-orm';
 import { queryOne, queryRows, type Queryable } from '../../platform/db/query.js';
+import { invalidatePrincipals } from './principal-cache.js';
 
 export type Role = 'user' | 'admin';
 export type UserStatus = 'pending' | 'active' | 'rejected' | 'disabled';
@@ -63,6 +64,7 @@ export async function insertUser(
 
 export async function setPassword(db: Queryable, userId: string, passwordHash: string): Promise<void> {
   await db.execute(sql`update users set password_hash = ${passwordHash}, updated_at = now() where id = ${userId}`);
+  invalidatePrincipals();
 }
 
 export async function countAdmins(db: Queryable): Promise<number> {
@@ -123,15 +125,18 @@ export async function findSessionByTokenHashForUpdate(db: Queryable, tokenHash: 
 
 export async function markRotated(db: Queryable, id: string, replacedBy: string): Promise<void> {
   await db.execute(sql`update sessions set revoked_at = now(), revoked_reason = 'rotated', replaced_by = ${replacedBy} where id = ${id}`);
+  invalidatePrincipals();
 }
 
 export async function revokeFamily(db: Queryable, familyId: string, reason: string): Promise<void> {
   await db.execute(sql`update sessions set revoked_at = coalesce(revoked_at, now()),
     revoked_reason = case when revoked_at is null then ${reason} else revoked_reason end where family_id = ${familyId}`);
+  invalidatePrincipals();
 }
 
 export async function revokeAllForUser(db: Queryable, userId: string, reason: string): Promise<void> {
   await db.execute(sql`update sessions set revoked_at = now(), revoked_reason = ${reason} where user_id = ${userId} and revoked_at is null`);
+  invalidatePrincipals();
 }
 
 /** True while the family has a live (unrevoked, unexpired) member: the login is still valid. */
@@ -142,10 +147,13 @@ export async function familyIsLive(db: Queryable, familyId: string): Promise<boo
 }
 
 /** The principal behind an access token: user plus whether its session is still live. */
-export async function findPrincipal(db: Queryable, userId: string, familyId: string): Promise<{ user: UserRecord; live: boolean } | undefined> {
-  const r = await queryOne<UserRow & { live: boolean }>(db, sql`
-    select u.*, exists (select 1 from sessions s where s.family_id = ${familyId} and s.user_id = u.id
-      and s.revoked_at is null and s.expires_at > now()) as live
+/** The user and whether the session family is live (until when: its last live session's expiry). */
+export async function findPrincipal(db: Queryable, userId: string, familyId: string): Promise<{ user: UserRecord; live: boolean; liveUntil: Date | null } | undefined> {
+  const r = await queryOne<UserRow & { live_until: Date | string | null }>(db, sql`
+    select u.*, (select max(s.expires_at) from sessions s where s.family_id = ${familyId} and s.user_id = u.id
+      and s.revoked_at is null and s.expires_at > now()) as live_until
     from users u where u.id = ${userId}`);
-  return r ? { user: toUser(r), live: r.live } : undefined;
+  if (!r) return undefined;
+  const liveUntil = r.live_until === null ? null : new Date(r.live_until);
+  return { user: toUser(r), live: liveUntil !== null, liveUntil };
 }

@@ -12,6 +12,7 @@ import { ACCOUNT_RULE, IP_RULE, afterFailure, lockRemainingS } from './throttle-
 import { checkPassword, checkUsername, PASSWORD_PROBLEM_MESSAGES } from './password-policy.js';
 import { hashPassword, verifyPassword } from './passwords.js';
 import { ACCESS_TOKEN_TTL_S, REFRESH_TOKEN_TTL_S, createTokenService, hashToken, type TokenService } from './tokens.js';
+import { createPrincipalCache } from './principal-cache.js';
 
 export interface PublicUser {
   id: string;
@@ -38,6 +39,9 @@ export function validateNewCredentials(username: string, password: string): void
 
 export function createAuthService(ctx: AppContext) {
   const db = ctx.database.db;
+  // Embedded database: principals kept between requests, invalidated by every write that can end
+  // a login (principal-cache.ts). PostgreSQL: other instances write too, so every request asks.
+  const principals = createPrincipalCache({ enabled: ctx.database.kind === 'pglite' });
   const tokens: TokenService = createTokenService(ctx.config.secret, ctx.now);
   const publicUser = (u: repo.UserRecord): PublicUser => ({ id: u.id, username: u.username, role: u.role });
 
@@ -199,13 +203,19 @@ export function createAuthService(ctx: AppContext) {
         ctx.metrics.authFailures.inc({ reason: v.reason });
         throw new AppError('UNAUTHORIZED', v.reason === 'expired_token' ? 'Access token expired' : 'Invalid access token');
       }
-      const found = await repo.findPrincipal(db, v.claims.userId, v.claims.sessionFamily);
-      if (!found || !found.live) {
+      const { userId, sessionFamily } = v.claims;
+      const cached = principals.get(userId, sessionFamily);
+      if (cached) return { ...cached, sessionFamily };
+      const gen = principals.generation();
+      const found = await repo.findPrincipal(db, userId, sessionFamily);
+      if (!found || !found.liveUntil) {
         ctx.metrics.authFailures.inc({ reason: 'invalid_token' });
         throw new AppError('UNAUTHORIZED', 'Session ended');
       }
       const u = found.user;
-      return { id: u.id, username: u.username, role: u.role, status: u.status, sessionFamily: v.claims.sessionFamily };
+      const user = { id: u.id, username: u.username, role: u.role, status: u.status };
+      principals.put(gen, userId, sessionFamily, user, found.liveUntil);
+      return { ...user, sessionFamily };
     },
   };
 }

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { Db } from '../../platform/db/db.js';
 import { sql } from 'drizzle-orm';
 import { inTransaction } from '../../platform/db/query.js';
-import { authRepo, hashPassword } from '../auth/index.js';
+import { authRepo, hashPassword, invalidatePrincipals } from '../auth/index.js';
 import { insertAudit } from '../audit/audit.repo.js';
 
 export const DRILL_USERNAME = 'limen-drill';
@@ -78,6 +78,7 @@ export async function ensureDrillAccount(db: Db, dataDir: string): Promise<Drill
     if (user) {
       await authRepo.setPassword(tx, user.id, hash);
       await tx.execute(sql`update users set role = 'admin', status = 'active', updated_at = now() where id = ${user.id}`);
+      invalidatePrincipals();
     } else {
       id = (await authRepo.insertUser(tx, { username: DRILL_USERNAME, passwordHash: hash, role: 'admin', status: 'active' })).id;
     }

@@ -1,7 +1,7 @@
 // Admin queries over users: SQL only.
 import { sql, type SQL } from 'drizzle-orm';
 import { queryOne, queryRows, type Queryable } from '../../platform/db/query.js';
-import { toUser, type Role, type UserRecord, type UserStatus } from '../auth/index.js';
+import { invalidatePrincipals, toUser, type Role, type UserRecord, type UserStatus } from '../auth/index.js';
 
 export interface UserListFilter {
   status?: UserStatus;
@@ -38,14 +38,17 @@ export async function updateStatus(db: Queryable, id: string, status: UserStatus
     approved_at = case when ${status} = 'active' and approved_at is null then now() else approved_at end,
     approved_by = case when ${status} = 'active' and approved_by is null then ${approvedBy}::uuid else approved_by end
     where id = ${id} returning *`);
+  invalidatePrincipals();
   return toUser(r!);
 }
 
 export async function updateRole(db: Queryable, id: string, role: Role): Promise<UserRecord> {
   const r = await queryOne<Parameters<typeof toUser>[0]>(db, sql`update users set role = ${role}, updated_at = now() where id = ${id} returning *`);
+  invalidatePrincipals();
   return toUser(r!);
 }
 
 export async function deleteUser(db: Queryable, id: string): Promise<void> {
   await db.execute(sql`delete from users where id = ${id}`);
+  invalidatePrincipals();
 }
