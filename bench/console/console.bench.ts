@@ -18,6 +18,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { BANNER, bulkRequest } from './protocol.js';
+import type { LoopProbeReport, Span } from '../lib/loop-probe.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -240,6 +241,21 @@ interface Mode {
   tree?: boolean;
   /** Full GC in the proxy; answers its memoryUsage(). */
   gc?(): Promise<{ heapUsed: number; external: number; arrayBuffers: number }>;
+  /** LIMEN only: arm / read its event-loop probe (bench/lib/loop-probe.ts). */
+  probe?: { start(): Promise<void>; stop(): Promise<LoopProbeReport> };
+}
+
+/** Sends `msg` over IPC and resolves with the first answer that has `key`. */
+function ask<T>(child: ChildProcess, msg: string, key: string): Promise<T> {
+  return new Promise((resolve) => {
+    const on = (m: unknown) => {
+      if (typeof m !== 'object' || m === null || !(key in m)) return;
+      child.off('message', on);
+      resolve(m as T);
+    };
+    child.on('message', on);
+    child.send(msg);
+  });
 }
 
 async function limenTicketUrl(base: string, token: string, uuid: string): Promise<string> {
@@ -268,11 +284,11 @@ async function startLimen(sourcePort: number): Promise<Mode> {
     label: 'LIMEN console proxy',
     pid: child.pid,
     open: async () => wsConn(await limenTicketUrl(base, access_token, info.uuid)),
-    gc: () =>
-      new Promise((resolve) => {
-        child.once('message', (m) => resolve(m as { heapUsed: number; external: number; arrayBuffers: number }));
-        child.send('gc');
-      }),
+    gc: () => ask(child, 'gc', 'heapUsed'),
+    probe: {
+      start: async () => void (await ask(child, 'probe:start', 'probe')),
+      stop: async () => (await ask<{ probe: LoopProbeReport }>(child, 'probe:stop', 'probe')).probe,
+    },
   };
 }
 
@@ -314,20 +330,32 @@ async function throughput(mode: Mode, bytes: number): Promise<{ mbs: number; cpu
  * Sequential 64-byte echoes, measured in batches that rotate over the modes on one open connection
  * each, so a burst of other work on the machine hits every mode alike instead of one of them.
  */
-async function roundTrips(modes: Mode[], n: number): Promise<Record<string, number[]>> {
+interface Sample {
+  /** wall-clock start, ms since the epoch (to line up with the proxy's probe spans) */
+  at: number;
+  ms: number;
+}
+
+async function roundTrips(modes: Mode[], n: number, samples: Record<string, Sample[]> = {}): Promise<Record<string, number[]>> {
   const msg = Buffer.alloc(64, 0x42);
   const conns = await Promise.all(modes.map((m) => m.open()));
   const out: Record<string, number[]> = Object.fromEntries(modes.map((m) => [m.name, []]));
+  for (const m of modes) samples[m.name] = [];
   const batch = 100;
   try {
     for (let done = -200; done < n; done += batch) {
       for (const [i, c] of conns.entries()) {
         for (let k = 0; k < batch; k++) {
+          const at = performance.timeOrigin + performance.now();
           const t0 = process.hrtime.bigint();
           c.send(msg);
           await c.receive(msg.length);
           // The first 200 of each mode are warm-up (JIT, socket buffers).
-          if (done >= 0) out[modes[i]!.name]!.push(Number(process.hrtime.bigint() - t0) / 1e6);
+          if (done >= 0) {
+            const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+            out[modes[i]!.name]!.push(ms);
+            samples[modes[i]!.name]!.push({ at, ms });
+          }
         }
       }
     }
@@ -340,6 +368,37 @@ async function roundTrips(modes: Mode[], n: number): Promise<Record<string, numb
 
 const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * (sorted.length - 1)))]!;
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+
+/** A LIMEN round trip this much slower than direct TCP's p99 counts as slow and is explained below. */
+const SLOW_ADDED_MS = 0.5;
+
+/**
+ * Lines each slow sample up with what the proxy process was doing meanwhile (probe spans: loop
+ * ticks, synchronous embedded-database calls with the loop that made them, GC). A sample with no
+ * span of the proxy's own is "unexplained" (the machine: other processes, the scheduler).
+ */
+function explainSlowSamples(samples: Sample[], slowMs: number, spans: Span[]): { slow: number; by: Record<string, number> } {
+  const by: Record<string, number> = {};
+  let slow = 0;
+  // Database calls and GC hold the thread; a tick only says which loop was running.
+  const blocking = spans.filter((x) => !x.what.startsWith('tick '));
+  for (const smp of samples) {
+    if (smp.ms <= slowMs) continue;
+    slow++;
+    const end = smp.at + smp.ms;
+    const hits = new Set(blocking.filter((x) => x.at < end && x.at + x.ms > smp.at).map((x) => x.what));
+    const key = hits.size ? [...hits].sort().join(' + ') : 'unexplained';
+    by[key] = (by[key] ?? 0) + 1;
+  }
+  return { slow, by };
+}
+
+function probeSummary(p: LoopProbeReport): string {
+  const r = (x: number) => round(x, 2);
+  const loops = Object.entries(p.loops).map(([k, v]) => `${k} ${v.ticks}× max ${r(v.maxMs)} ms`).join(', ') || 'none';
+  const db = Object.entries(p.db).map(([k, v]) => `${k} ${v.calls} calls ${r(v.totalMs)} ms (max ${r(v.maxMs)})`).join(', ') || 'none';
+  return `${r(p.seconds)} s; delay p50 ${p.eld.p50} p99 ${p.eld.p99} max ${p.eld.max} ms; ticks: ${loops}; database: ${db}; GC ${p.gc.count}× ${r(p.gc.totalMs)} ms (max ${r(p.gc.maxMs)})`;
+}
 
 interface MemResult {
   /** (PSS after − PSS before) / n: the target's definition. */
@@ -462,7 +521,14 @@ async function main(): Promise<void> {
       if (x.cpuPerGB !== null) cpu[m.name]!.push(x.cpuPerGB);
     }
   }
-  const rtt = await roundTrips(modes, RTT_N);
+  // LIMEN's event-loop probe runs only during the round trips (its 1 ms timer costs a little).
+  await limen.probe!.start();
+  const samples: Record<string, Sample[]> = {};
+  const rtt = await roundTrips(modes, RTT_N, samples);
+  const probe = await limen.probe!.stop();
+  const stalls = explainSlowSamples(samples.limen!, pct(rtt.direct!, 0.99) + SLOW_ADDED_MS, probe.spans);
+  console.log(`  LIMEN event loop during the round trips: ${probeSummary(probe)}`);
+  console.log(`  LIMEN samples > direct p99 + ${SLOW_ADDED_MS} ms: ${stalls.slow}; overlapping: ${JSON.stringify(stalls.by)}`);
   for (const m of modes) {
     const c = cpu[m.name]!.length ? `, proxy CPU ${round(median(cpu[m.name]!), 2)} s/GB` : '';
     console.log(`  ${m.label}: ${round(median(tput[m.name]!), 0)} MB/s (runs ${tput[m.name]!.map((x) => round(x, 0)).join(', ')})${c}; RTT p50 ${round(pct(rtt[m.name]!, 0.5), 3)} ms p99 ${round(pct(rtt[m.name]!, 0.99), 3)} ms`);

@@ -16,6 +16,7 @@ import { MIGRATIONS_DIR } from '../../src/main.js';
 import { createLibvirtDriver } from '../../src/hypervisor/index.js';
 import { authRepo, hashPassword } from '../../src/modules/auth/index.js';
 import { createConsolesService, registerConsoleRoutes, type ConsoleVmAccess } from '../../src/modules/consoles/index.js';
+import { answerProbeRequests, createLoopProbe } from '../lib/loop-probe.js';
 
 const sourcePort = Number(process.argv[2]);
 if (!Number.isInteger(sourcePort) || sourcePort <= 0) throw new Error('usage: limen-server.ts SOURCE_PORT');
@@ -36,6 +37,8 @@ const config = loadConfig({
   commit: 'bench',
 });
 const database = await openDatabase({ databaseUrl: undefined, dataDir });
+// Armed by the bench around its round-trip phase: what held this process's event loop meanwhile.
+answerProbeRequests(createLoopProbe({ pglite: database.raw.kind === 'pglite' ? database.raw.pglite : undefined }));
 await migrate(database, MIGRATIONS_DIR);
 const driver = createLibvirtDriver({ uri: 'test:///default' });
 await driver.connect();
