@@ -263,7 +263,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     // Settles snapshot rows a crash left mid-operation and drops rows whose snapshot vanished.
     runLoop({
       name: 'snapshot-reconciler',
-      everyMs: 30_000,
+      everyMs: 10_000,
       signal: closing.signal,
       log: logger,
       metrics,

@@ -2,7 +2,7 @@
 // The archive appears under its final name only when complete and fsynced; on any failure
 // (including a full disk) the partial file and the work dir are removed, so a listed archive is
 // always a whole one.
-import { mkdir, mkdtemp, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { ARCHIVE_FORMAT, FORMAT_VERSION, MANIFEST_PATH, MANIFEST_SUM_PATH, type FileKind, type Manifest, type ManifestFile } from './manifest.js';
@@ -22,6 +22,11 @@ export interface CreateArchiveOptions {
   withSecrets?: boolean;
   now?: () => Date;
   onProgress?: (p: BackupProgress) => void;
+  /**
+   * Told the partial file and work dir before either exists (awaited), so that a process killed
+   * mid-backup leaves a record of what to remove (backups.recovery, undone at the next start).
+   */
+  onStart?: (files: { partial: string; workDir: string }) => Promise<void>;
 }
 
 export interface CreatedArchive {
@@ -36,6 +41,17 @@ export class BackupWriteError extends Error {
     super(message, options);
     this.name = 'BackupWriteError';
   }
+}
+
+/** A full disk says so plainly (the admin sees this text in the backup list); the rest is wrapped. */
+function asBackupError(err: unknown, outDir: string, step: string): BackupWriteError {
+  const code = (err as NodeJS.ErrnoException).code;
+  // a child (pg_dump) reports a full disk only in its message
+  if (code === 'ENOSPC' || code === 'EDQUOT' || /no space left on device/i.test((err as Error).message)) {
+    return new BackupWriteError(`no space left in ${outDir} while writing the backup (step: ${step}); nothing was kept`, { cause: err });
+  }
+  if (err instanceof BackupWriteError) return err;
+  return new BackupWriteError(`backup failed during ${step}: ${(err as Error).message}; nothing was kept`, { cause: err });
 }
 
 export function archiveName(at: Date): string {
@@ -62,8 +78,16 @@ export async function createArchive(opts: CreateArchiveOptions): Promise<Created
   const name = archiveName(createdAt);
   const final = join(opts.outDir, name);
   const partial = join(opts.outDir, `.${name}.partial`);
-  const workDir = await mkdtemp(join(opts.outDir, '.work-'));
-  const fh = await open(partial, 'wx', 0o600);
+  const workDir = join(opts.outDir, `.work-${name}`);
+  await opts.onStart?.({ partial, workDir });
+  let fh;
+  try {
+    await mkdir(workDir, { mode: 0o700 });
+    fh = await open(partial, 'wx', 0o600);
+  } catch (err) {
+    await rm(workDir, { recursive: true, force: true });
+    throw asBackupError(err, opts.outDir, 'start');
+  }
   const files: ManifestFile[] = [];
   const draft: ManifestDraft = { vms: [], isos: [] };
   let bytes = 0;
@@ -139,12 +163,7 @@ export async function createArchive(opts: CreateArchiveOptions): Promise<Created
   } catch (err) {
     await fh.close().catch(() => undefined);
     await rm(partial, { force: true });
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOSPC' || code === 'EDQUOT') {
-      throw new BackupWriteError(`no space left in ${opts.outDir} while writing the backup (step: ${step}); nothing was kept`, { cause: err });
-    }
-    if (err instanceof BackupWriteError) throw err;
-    throw new BackupWriteError(`backup failed during ${step}: ${(err as Error).message}; nothing was kept`, { cause: err });
+    throw asBackupError(err, opts.outDir, step);
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }

@@ -58,10 +58,37 @@ export async function listBackups(db: Queryable, limit: number, offset: number):
   return { items, total: total?.n ?? 0 };
 }
 
-/** Rows left 'running' by a process that died (a server restart): no backup survives its process. */
-export async function markInterrupted(db: Queryable): Promise<void> {
-  await db.execute(sql`update backups set status = 'interrupted', error = 'the LIMEN process ended while this backup ran', completed_at = now()
-    where status = 'running'`);
+/** What a running backup would have to undo if its process died (migrations/0011). */
+export interface BackupRecovery {
+  /** the partial archive file and the work dir being written */
+  partial?: string;
+  work_dir?: string;
+  /** the VM paused for a consistent disk copy (and its host), until it is resumed */
+  paused_vm?: string | null;
+  paused_host?: string | null;
+}
+
+/** Merges into the row's recovery record (awaited BEFORE the file is created or the VM paused). */
+export async function setRecovery(db: Queryable, id: string, r: BackupRecovery): Promise<void> {
+  await db.execute(sql`update backups set recovery = recovery || ${JSON.stringify(r)}::jsonb where id = ${id}`);
+}
+
+/** Ids of backups recorded as running (by this process, another instance, or a dead one). */
+export async function runningBackupIds(db: Queryable): Promise<string[]> {
+  return (await queryRows<{ id: string }>(db, sql`select id::text as id from backups where status = 'running'`)).map((r) => r.id);
+}
+
+/**
+ * Marks backups left 'running' by a process that died as interrupted (all running rows, or only
+ * `ids`). Returns what those backups left behind, for the caller to undo.
+ */
+export async function markInterrupted(db: Queryable, ids?: string[]): Promise<BackupRecovery[]> {
+  if (ids && ids.length === 0) return [];
+  const only = ids ? sql` and id in (${sql.join(ids.map((i) => sql`${i}::uuid`), sql`, `)})` : sql``;
+  const rows = await queryRows<{ recovery: BackupRecovery | string }>(db, sql`update backups set status = 'interrupted',
+    error = 'the LIMEN process ended while this backup ran', completed_at = now()
+    where status = 'running'${only} returning recovery`);
+  return rows.map((r) => (typeof r.recovery === 'string' ? (JSON.parse(r.recovery) as BackupRecovery) : r.recovery));
 }
 
 /** Completed archives beyond the newest `keep` (retention): returns their paths. */

@@ -50,10 +50,16 @@ export function registerBackupRoutes(ctx: AppContext): FastifyPluginAsync {
     // database, disks and ISO list but no domain definitions.
     const driver = (): HypervisorDriver | undefined => (ctx as unknown as { driver?: HypervisorDriver }).driver;
     const driverFor = (host: string): HypervisorDriver | undefined => (ctx.hosts?.registry.has(host) ? ctx.hosts.registry.driverFor(host) : undefined);
-    const backups = createBackupService({ config: ctx.config, database: ctx.database, driver, driverFor, log: ctx.log, events: ctx.events });
+    const backups = createBackupService({ config: ctx.config, database: ctx.database, driver, driverFor, log: ctx.log, events: ctx.events, locks: ctx.cluster });
     const operatorToken = ensureOperatorToken(ctx.config.dataDir);
-    // A backup never outlives its process: rows a previous process left running are interrupted.
-    await backups.markInterrupted().catch(() => undefined);
+    // A backup never outlives its process: rows a previous process left running are interrupted,
+    // their partial files removed, and the VM one had paused resumed — once the app is ready, when
+    // every host's driver is registered (the hosts module comes after this one).
+    const paused = await backups.recoverInterrupted().catch((err: unknown) => {
+      ctx.log.warn({ err }, 'recovering interrupted backups failed');
+      return [];
+    });
+    if (paused.length > 0) app.addHook('onReady', () => backups.resumePaused(paused));
 
     const checkOperator = async (req: FastifyRequest): Promise<void> => {
       const h = req.headers.authorization ?? '';

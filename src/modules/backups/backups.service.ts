@@ -11,6 +11,7 @@ import * as repo from './backups.repo.js';
 import type { BackupOrigin, BackupRow } from './backups.repo.js';
 import { configSource, databaseSource, isoSource, secretsSource } from './sources.js';
 import type { BackupProgress } from './source.js';
+import { backupLockKey, recoverInterruptedBackups, resumePausedVms, type BackupLocks, type PausedByBackup } from './interrupted.js';
 import { verifyArchive, type VerifyResult } from './verify.js';
 import { vmSource } from './vm-source.js';
 import { templateBaseSource } from './template-bases.js';
@@ -25,6 +26,8 @@ export interface BackupServiceDeps {
   log?: { info(o: object, m?: string): void; error(o: object, m?: string): void };
   /** Admin-only live events (the /ws/events hub): backup.progress / backup.completed / backup.failed. */
   events?: { publishAdmin(type: string, payload: object): void };
+  /** The server's cluster session: a running backup holds a lock so no other instance takes it for dead. */
+  locks?: BackupLocks;
 }
 
 export interface BackupRequest {
@@ -51,8 +54,18 @@ export const defaultBackupDir = (config: Config): string => join(config.dataDir,
 export function createBackupService(deps: BackupServiceDeps) {
   const { config, database } = deps;
   const db = database.db;
+  const recoveryLog = { info: (o: object, m?: string) => deps.log?.info(o, m), warn: (o: object, m?: string) => deps.log?.error(o, m) };
 
   async function run(req: BackupRequest, row: BackupRow): Promise<BackupOutcome> {
+    const locked = (await deps.locks?.tryLock(backupLockKey(row.id))) ?? false;
+    try {
+      return await runLocked(req, row);
+    } finally {
+      if (locked) await deps.locks!.unlock(backupLockKey(row.id)).catch(() => undefined);
+    }
+  }
+
+  async function runLocked(req: BackupRequest, row: BackupRow): Promise<BackupOutcome> {
     const started = Date.now();
     let lastWrite = 0;
     let lastEvent = 0;
@@ -70,7 +83,8 @@ export function createBackupService(deps: BackupServiceDeps) {
         version: config.version,
         commit: config.commit,
         withIsos: req.withIsos ?? false,
-        sources: [databaseSource(database), vmSource({ db, driver: deps.driver(), driverFor: deps.driverFor }), templateBaseSource(db), isoSource(config.isoDir, req.withIsos ?? false), configSource(config), ...(req.secretsPassphrase !== undefined ? [secretsSource(config.dataDir, req.secretsPassphrase)] : [])],
+        onStart: ({ partial, workDir }) => repo.setRecovery(db, row.id, { partial, work_dir: workDir }),
+        sources: [databaseSource(database), vmSource({ db, driver: deps.driver(), driverFor: deps.driverFor, onPause: (vm) => repo.setRecovery(db, row.id, { paused_vm: vm?.uuid ?? null, paused_host: vm?.host ?? null }) }), templateBaseSource(db), isoSource(config.isoDir, req.withIsos ?? false), configSource(config), ...(req.secretsPassphrase !== undefined ? [secretsSource(config.dataDir, req.secretsPassphrase)] : [])],
         onProgress: (p) => {
           req.onProgress?.(p);
           // Pushed to admins at most twice a second (a websocket line, not a flood), every step change included.
@@ -126,7 +140,10 @@ export function createBackupService(deps: BackupServiceDeps) {
       await repo.recordVerification(db, file, r.ok).catch(() => undefined);
       return r;
     },
-    markInterrupted: () => repo.markInterrupted(db),
+    /** At start: rows a dead process left running are interrupted, their files removed; returns the VMs they had paused. */
+    recoverInterrupted: () => recoverInterruptedBackups(db, recoveryLog, deps.locks),
+    /** Resumes the VMs an interrupted backup had paused, each on its own host (once the hosts are known). */
+    resumePaused: (paused: PausedByBackup[]) => resumePausedVms(paused, (vm) => (vm.host !== null ? deps.driverFor?.(vm.host) : undefined) ?? deps.driver(), recoveryLog),
     prune,
   };
 }

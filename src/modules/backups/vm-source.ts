@@ -45,6 +45,11 @@ export interface VmSourceOptions {
   hostName?: string;
   /** Each VM's own host's driver (several hosts); when given, it replaces `driver`. */
   driverFor?: (host: string) => HypervisorDriver | undefined;
+  /**
+   * Told which VM is about to be paused, and on which host (awaited before the pause), and null
+   * once it is resumed: a backup killed meanwhile leaves a record of the guest to resume.
+   */
+  onPause?: (vm: { uuid: string; host: string } | null) => Promise<void>;
 }
 
 export function vmSource(opts: VmSourceOptions): BackupSource {
@@ -80,7 +85,10 @@ export function vmSource(opts: VmSourceOptions): BackupSource {
         if (xml) for (const d of parseDomainXml(xml).disks) if ((d.device === 'disk' || d.source === seed) && d.source) paths.add(d.source);
 
         const pause = state === 'running' && driver !== undefined;
-        if (pause) await driver.suspend(row.uuid);
+        if (pause) {
+          await opts.onPause?.({ uuid: row.uuid, host: row.host });
+          await driver.suspend(row.uuid);
+        }
         const disks: ManifestVm['disks'] = [];
         try {
           for (const p of paths) {
@@ -96,7 +104,10 @@ export function vmSource(opts: VmSourceOptions): BackupSource {
             disks.push({ path: entry, original_path: p, size });
           }
         } finally {
-          if (pause) await driver.resume(row.uuid);
+          if (pause) {
+            await driver.resume(row.uuid);
+            await opts.onPause?.(null);
+          }
         }
         if (xml) await sink.addBuffer(`${dir}/domain.xml`, 'vm-domain', Buffer.from(xml));
         await sink.addBuffer(`${dir}/snapshots.json`, 'vm-snapshots', Buffer.from(JSON.stringify(snapshots, null, 2) + '\n'));

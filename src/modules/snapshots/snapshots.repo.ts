@@ -73,8 +73,15 @@ export async function listInStates(db: Queryable, states: SnapshotState[]): Prom
   return (await queryRows<Row>(db, sql`select * from vm_snapshots where state in (${sql.join(states.map((s) => sql`${s}`), sql`, `)})`)).map(toRecord);
 }
 
-export async function vmsWithSnapshots(db: Queryable): Promise<string[]> {
-  return (await queryRows<{ vm_uuid: string }>(db, sql`select distinct vm_uuid from vm_snapshots`)).map((r) => r.vm_uuid);
+/**
+ * The VMs the snapshot reconciler looks at, with their hosts: those with snapshot rows, plus every
+ * VM on a host not in `sweptHosts` (a libvirt snapshot may have lost its row: a create killed
+ * inside libvirt's call).
+ */
+export async function snapshotReconcileTargets(db: Queryable, sweptHosts: readonly string[]): Promise<{ uuid: string; host: string }[]> {
+  const unswept = sweptHosts.length === 0 ? sql`true` : sql`v.host not in (${sql.join(sweptHosts.map((h) => sql`${h}`), sql`, `)})`;
+  return queryRows<{ uuid: string; host: string }>(db, sql`select v.uuid::text as uuid, v.host from vms v
+    where ${unswept} or exists (select 1 from vm_snapshots s where s.vm_uuid = v.uuid) order by v.uuid`);
 }
 
 export async function updateSnapshot(

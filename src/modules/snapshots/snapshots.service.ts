@@ -12,7 +12,7 @@ import { conflict, invalidState, notFound, unavailable, validationFailed } from 
 import type { Principal } from '../../platform/http/principal.js';
 import { audit } from '../audit/index.js';
 import type { QuotasService } from '../quotas/index.js';
-import type { VmRecord } from '../vms/index.js';
+import { vmLockKey, type VmRecord } from '../vms/index.js';
 import * as repo from './snapshots.repo.js';
 import { normalizeSnapshotName, snapshotAllowed, type SnapshotOp } from './snapshot-rules.js';
 
@@ -20,8 +20,6 @@ import { normalizeSnapshotName, snapshotAllowed, type SnapshotOp } from './snaps
 export interface SnapshotVmPort {
   /** The driver of a VM's host (snapshots live with the domain, on the VM's own host). */
   driverFor(host: string): HypervisorDriver;
-  /** The host a VM lives on (undefined: no such VM). */
-  hostOf(vmUuid: string): Promise<string | undefined>;
   /** The VM as the principal may see it (another user's VM: NOT_FOUND). */
   loadVmFor(principal: Principal, uuid: string, opts?: { tx?: Tx; forUpdate?: boolean }): Promise<VmRecord>;
   /** Re-reads the domain state from libvirt and records it (after a revert changed it). */
@@ -32,6 +30,11 @@ export interface SnapshotVmPort {
 
 /** Resolves when a background snapshot operation ended: its error, or undefined on success. */
 export type Settled = Promise<Error | undefined>;
+
+/** How long an operation may take between its commit and taking the VM's lock. */
+const SETTLE_GRACE_MS = 5_000;
+/** LIMEN names libvirt snapshots by their row id; anything else in libvirt is left alone. */
+const SNAPSHOT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function createSnapshotsService(ctx: AppContext, vms: SnapshotVmPort, quotas: QuotasService) {
   const db = ctx.database.db;
@@ -171,6 +174,65 @@ export function createSnapshotsService(ctx: AppContext, vms: SnapshotVmPort, quo
     return { snap, settled };
   }
 
+  /**
+   * Hosts whose every VM was looked at once since this process started (after that, only VMs with
+   * snapshot rows are): the first pass catches libvirt snapshots a crashed create left without a row.
+   */
+  const swept = new Set<string>();
+
+  const connectedDriver = (host: string): HypervisorDriver | undefined => {
+    try {
+      const d = vms.driverFor(host);
+      return d.status() === 'connected' ? d : undefined;
+    } catch {
+      return undefined; // a host this instance does not know (yet)
+    }
+  };
+
+  async function settleVm(vmUuid: string, driver: HypervisorDriver): Promise<void> {
+    let inLibvirt: Awaited<ReturnType<HypervisorDriver['listSnapshots']>>;
+    try {
+      inLibvirt = await driver.listSnapshots(vmUuid);
+    } catch {
+      return; // domain missing or libvirt busy: the VM reconciler reports the VM itself
+    }
+    const names = new Set(inLibvirt.map((s) => s.name));
+    const rows = await repo.listSnapshotsOf(db, vmUuid);
+    const settled = (at: Date) => Date.now() - at.getTime() > SETTLE_GRACE_MS;
+    for (const s of rows) {
+      const exists = names.has(s.id);
+      if (s.state !== 'ready' && !settled(s.updatedAt)) continue;
+      switch (s.state) {
+        case 'ready':
+          if (!exists) {
+            ctx.log.warn({ vm: vmUuid, snapshot: s.id }, 'snapshot vanished from libvirt; removing its row');
+            await repo.deleteSnapshotRow(db, s.id);
+          }
+          break;
+        case 'creating': {
+          const info = inLibvirt.find((x) => x.name === s.id);
+          ctx.log.info({ vm: vmUuid, snapshot: s.id, kept: info !== undefined }, 'settling a snapshot creation interrupted by a restart');
+          if (info) await repo.updateSnapshot(db, s.id, { state: 'ready', includesMemory: info.state === 'running' || info.state === 'paused' });
+          else await repo.deleteSnapshotRow(db, s.id);
+          break;
+        }
+        case 'reverting':
+          await repo.updateSnapshot(db, s.id, { state: 'ready' });
+          break;
+        case 'deleting':
+          if (exists) await driver.deleteSnapshot(vmUuid, s.id);
+          await repo.deleteSnapshotRow(db, s.id);
+          break;
+      }
+    }
+    const ids = new Set(rows.map((r) => r.id));
+    for (const orphan of inLibvirt) {
+      if (ids.has(orphan.name) || !SNAPSHOT_ID.test(orphan.name) || !settled(orphan.createdAt)) continue;
+      ctx.log.warn({ vm: vmUuid, snapshot: orphan.name }, 'libvirt snapshot without its row (left by an interrupted create); deleting it');
+      await driver.deleteSnapshot(vmUuid, orphan.name);
+    }
+  }
+
   return {
     async list(principal: Principal, vmUuid: string) {
       await vms.loadVmFor(principal, vmUuid);
@@ -219,46 +281,38 @@ export function createSnapshotsService(ctx: AppContext, vms: SnapshotVmPort, quo
 
     /**
      * Repairs drift after a crash or outside changes: rows stuck mid-operation are settled by
-     * what libvirt has; rows whose libvirt snapshot vanished are removed.
+     * what libvirt has; rows whose libvirt snapshot vanished are removed; a libvirt snapshot that a
+     * crashed create left without its row (named by a row id that no longer exists) is deleted, so
+     * the list, the snapshot quota and libvirt agree.
+     *
+     * Every operation holds its VM's cluster lock while it runs (vms.background): a VM whose lock
+     * is free has nothing in flight anywhere, so its rows can be settled at once — after a SIGKILL
+     * the dead process's lock is gone with its session. The short grace covers the moment between
+     * an operation's commit and its taking the lock.
      */
     async reconcile(isBusy: (vmUuid: string) => boolean): Promise<void> {
-      for (const vmUuid of await repo.vmsWithSnapshots(db)) {
-        if (isBusy(vmUuid)) continue;
-        const host = await vms.hostOf(vmUuid);
+      const reached = new Set<string>();
+      const incomplete = new Set<string>(); // hosts with a VM skipped this pass: swept again next time
+      for (const { uuid: vmUuid, host } of await repo.snapshotReconcileTargets(db, [...swept])) {
         // a host that is down (or unknown here) is left alone: nothing is concluded from silence
-        if (host === undefined || vms.driverFor(host).status() !== 'connected') continue;
-        const driver = vms.driverFor(host);
-        let names: Set<string>;
-        try {
-          names = new Set((await driver.listSnapshots(vmUuid)).map((s) => s.name));
-        } catch {
-          continue; // domain missing or libvirt busy: the VM reconciler reports the VM itself
+        const driver = connectedDriver(host);
+        if (!driver) continue;
+        reached.add(host);
+        // an operation runs, here or maybe on another instance
+        if (isBusy(vmUuid) || !(await ctx.cluster.tryLock(vmLockKey(vmUuid)))) {
+          incomplete.add(host);
+          continue;
         }
-        for (const s of await repo.listSnapshotsOf(db, vmUuid)) {
-          const exists = names.has(s.id);
-          // An operation may still be running (here or on another instance): settle only old ones.
-          if (s.state !== 'ready' && Date.now() - s.updatedAt.getTime() < 120_000) continue;
-          switch (s.state) {
-            case 'ready':
-              if (!exists) {
-                ctx.log.warn({ vm: vmUuid, snapshot: s.id }, 'snapshot vanished from libvirt; removing its row');
-                await repo.deleteSnapshotRow(db, s.id);
-              }
-              break;
-            case 'creating':
-              if (exists) await repo.updateSnapshot(db, s.id, { state: 'ready' });
-              else await repo.deleteSnapshotRow(db, s.id);
-              break;
-            case 'reverting':
-              await repo.updateSnapshot(db, s.id, { state: 'ready' });
-              break;
-            case 'deleting':
-              if (exists) await driver.deleteSnapshot(vmUuid, s.id);
-              await repo.deleteSnapshotRow(db, s.id);
-              break;
-          }
+        try {
+          await settleVm(vmUuid, driver);
+        } catch (err) {
+          incomplete.add(host);
+          ctx.log.warn({ err, vm: vmUuid }, 'snapshot reconcile of a VM failed; retrying next tick');
+        } finally {
+          await ctx.cluster.unlock(vmLockKey(vmUuid));
         }
       }
+      for (const host of reached) if (!incomplete.has(host)) swept.add(host);
     },
   };
 }

@@ -34,6 +34,7 @@ export { type CreateVmInput, type CreateBatchOptions, MAX_BATCH } from './vms.se
 export { type TemplateSource, type CloneSource, noTemplates } from './vm-templates.js';
 export { buildSeedFiles, checkUserData, hostnameFor, type CloudInitSpec, type SeedFiles } from './cloud-init.js';
 export { diskPathFor, seedPathFor } from './vm-lifecycle.js';
+export { vmLockKey } from './vm-runtime.js';
 
 /** Cluster lease of the VM reconciler of a host (one leader per host across instances). */
 export const reconcilerLease = (host: string): string => `loop:vm-reconciler:${host}`;
@@ -62,8 +63,6 @@ export interface VmAccess {
   exclusive<T>(uuid: string, fn: () => Promise<T>): Promise<T>;
   /** VmsService.createBatch: several VMs (ISO or template clones) all-or-nothing; see docs/architecture.md. */
   createBatch(req: FastifyRequest, actor: Principal, items: CreateVmInput[], opts?: CreateBatchOptions): Promise<VmRecord[]>;
-  /** The host a VM lives on (undefined: no such VM). */
-  hostOf(uuid: string): Promise<string | undefined>;
 }
 
 export interface VmModuleOptions {
@@ -132,7 +131,6 @@ export function registerVmModule(ctx: AppContext, opts: VmModuleOptions): Fastif
         }
       },
       createBatch: (req, actor, items, o) => vms.createBatch(req, actor, items, o),
-      hostOf: async (uuid) => (await findVm(ctx.database.db, uuid))?.host,
     };
     const sampler = createStatsSampler((host) => rt.driverFor(host));
     const stats = {

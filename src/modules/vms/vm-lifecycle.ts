@@ -15,7 +15,10 @@ import type { VmStore } from './vm-store.js';
 
 export interface VmLifecycle {
   provision(vm: VmRecord, req?: AuditReq): Promise<void>;
-  /** Crash recovery of a row left in `creating`: finish when the domain exists, else roll back. */
+  /**
+   * Crash recovery of a row left in `creating`: the user was answered 202, so the creation is
+   * finished (domain defined: start it if asked; no domain yet: provision again from a fresh disk).
+   */
   recoverCreate(vm: VmRecord): Promise<void>;
   teardown(vm: VmRecord, req?: AuditReq): Promise<void>;
   /** Asks libvirt what the VM is now (null: unknown / no domain). */
@@ -118,44 +121,49 @@ export function createVmLifecycle(rt: VmRuntime, store: VmStore): VmLifecycle {
     await audit(db, req, { action: 'vm.create', targetType: 'vm', targetId: vm.uuid, result: startError ? 'failure' : 'success', details: { name: vm.name, started: vm.desiredState === 'running', ...(startError ? { error: startError } : {}) } });
   }
 
+  async function provision(vm: VmRecord, req?: AuditReq): Promise<void> {
+    const done = timer('create');
+    try {
+      const iso = vm.isoId ? await findIso(db, vm.isoId) : undefined;
+      await makeDisk(vm);
+      const seedIsoPath = vm.cloudInit ? seedPathFor(rt.disksDir, vm.uuid) : null;
+      if (seedIsoPath && vm.cloudInit) await seeds.create(seedIsoPath, buildSeedFiles(vm.uuid, vm.cloudInit));
+      await driverOf(vm).defineDomain({
+        uuid: vm.uuid,
+        title: vm.name,
+        vcpus: vm.vcpus,
+        memoryMb: vm.memoryMb,
+        accel: rt.accel,
+        diskPath: vm.diskPath,
+        isoPath: iso ? isoPathOf(ctx.config.isoDir, iso) : null,
+        seedIsoPath,
+        bootOrder: vm.bootOrder,
+      });
+    } catch (e) {
+      done('failure');
+      ctx.log.warn({ err: e, vm: vm.uuid }, 'VM creation failed; rolling back');
+      await rollBack(vm, messageOf(e), req);
+      return;
+    }
+    await finishCreate(vm, req);
+    done('success');
+  }
+
   return {
     observedState,
 
-    async provision(vm, req) {
-      const done = timer('create');
-      try {
-        const iso = vm.isoId ? await findIso(db, vm.isoId) : undefined;
-        await makeDisk(vm);
-        const seedIsoPath = vm.cloudInit ? seedPathFor(rt.disksDir, vm.uuid) : null;
-        if (seedIsoPath && vm.cloudInit) await seeds.create(seedIsoPath, buildSeedFiles(vm.uuid, vm.cloudInit));
-        await driverOf(vm).defineDomain({
-          uuid: vm.uuid,
-          title: vm.name,
-          vcpus: vm.vcpus,
-          memoryMb: vm.memoryMb,
-          accel: rt.accel,
-          diskPath: vm.diskPath,
-          isoPath: iso ? isoPathOf(ctx.config.isoDir, iso) : null,
-          seedIsoPath,
-          bootOrder: vm.bootOrder,
-        });
-      } catch (e) {
-        done('failure');
-        ctx.log.warn({ err: e, vm: vm.uuid }, 'VM creation failed; rolling back');
-        await rollBack(vm, messageOf(e), req);
-        return;
-      }
-      await finishCreate(vm, req);
-      done('success');
-    },
+    provision,
 
     async recoverCreate(vm) {
       if (await existsDomain(driverOf(vm), vm.uuid)) {
         ctx.log.info({ vm: vm.uuid }, 'finishing a VM creation interrupted by a restart');
         await finishCreate(vm);
       } else {
-        ctx.log.info({ vm: vm.uuid }, 'rolling back a VM creation interrupted by a restart');
-        await rollBack(vm, 'interrupted by a server restart');
+        ctx.log.info({ vm: vm.uuid }, 'redoing a VM creation interrupted by a restart');
+        // the disk or seed may be half-made (qemu-img was cut off with us): start again from none
+        await disks.deleteDisk(checkedDiskPath(vm));
+        await seeds.remove(seedPathFor(rt.disksDir, vm.uuid));
+        await provision(vm);
       }
     },
 

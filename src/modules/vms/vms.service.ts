@@ -15,6 +15,7 @@ import { vmLockKey, type VmRuntime } from './vm-runtime.js';
 import { checkDelete, planAction, vmStateOf, type VmAction } from './vm-state.js';
 import type { VmStore } from './vm-store.js';
 import { checkSize, normalizeVmName } from './vm-input.js';
+import { requireFreeSpace } from './vm-disk-space.js';
 import { toAppError } from './vm-errors.js';
 import { findVm, insertVm, listVmPage, listVms, nameTaken, type CloneMode, type NewVm, type VmRecord } from './vms.repo.js';
 import { checkUserData, hostnameFor, type CloudInitSpec } from './cloud-init.js';
@@ -200,6 +201,8 @@ export function createVmsService(rt: VmRuntime, store: VmStore, lifecycle: VmLif
     return tracked(req, 'create', null, async () => {
       if (items.length === 0) throw validationFailed('items', 'nothing to create');
       if (items.length > MAX_BATCH) throw validationFailed('items', `at most ${MAX_BATCH} VMs per batch`);
+      // the local disk check first: a full data dir is the answer even while a host flaps
+      await requireFreeSpace(rt.disksDir);
       const uuids = items.map(() => randomUUID());
       // Claimed before the rows exist, so no instance's reconciler can take a fresh `creating`
       // row for the leftover of a crash between our commit and the provisioning start.
