@@ -80,7 +80,7 @@ export function limenChild(opts: { dataDir: string; databaseUrl: string; libvirt
             ok(m[1]!);
           }
         });
-        c.once('exit', (code) => fail(new Error(`LIMEN exited early (${code})`)));
+        c.once('exit', (code, signal) => fail(new Error(`LIMEN exited early (code ${code}, signal ${signal})`)));
       });
       const r = await fetch(`${self.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }) });
       assert.equal(r.status, 200, 'admin login after start');
@@ -143,11 +143,17 @@ export async function assertConsistent(o: {
   settleMs?: number;
 }): Promise<VmItem[]> {
   const { child, db, outside, dataDir } = o;
-  await waitFor('VMs and snapshots to settle', async () => {
-    const busy = await db.query<{ n: number }>(`select (select count(*) from vms where state in ('creating', 'deleting', 'starting', 'stopping'))
+  // settled: nothing mid-operation, and every VM's row shows what libvirt shows (a start that
+  // timed out on a loaded machine may sit in 'error' until the reconciler's next look)
+  const agree = async (): Promise<boolean> => {
+    const busy = await db.query<{ n: number }>(`select (select count(*) from vms where state in ('creating', 'deleting', 'starting', 'stopping', 'error'))
       + (select count(*) from vm_snapshots where state <> 'ready') as n`);
-    return Number(busy[0]!.n) === 0 || undefined;
-  }, o.settleMs ?? 60_000, 250);
+    if (Number(busy[0]!.n) !== 0) return false;
+    const rows = await db.query<{ uuid: string; state: string }>('select uuid::text as uuid, state from vms');
+    const now = new Map((await outside.listDomains()).map((d) => [d.uuid, d.state]));
+    return rows.every((r) => LIBVIRT_STATE[r.state] === now.get(r.uuid));
+  };
+  await waitFor('VMs and snapshots to settle', async () => (await agree()) || undefined, o.settleMs ?? 90_000, 250).catch(() => undefined);
 
   const list = await child.api<{ items: VmItem[]; total: number }>('GET', '/api/vms');
   assert.equal(list.status, 200);
