@@ -30,7 +30,7 @@ interface Backup {
   error: string | null;
 }
 
-describe('faults: LIMEN SIGKILLed during create, delete, snapshot and backup', { skip, timeout: 240_000 }, () => {
+describe('faults: LIMEN SIGKILLed during create, delete, snapshot and backup', { skip, timeout: 480_000 }, () => {
   let dataDir: string;
   let db: Awaited<ReturnType<typeof serverDatabase>>;
   let outside: HypervisorDriver;

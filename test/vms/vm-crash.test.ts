@@ -1,23 +1,20 @@
-// Crash safety: the real server runs as a child process on real PostgreSQL and real QEMU; it is
-// SIGKILLed right after accepting a create and right after accepting a delete, restarted, and the
-// reconciler must leave each VM either complete or gone, with the database, libvirt and the disk
-// directory agreeing.
+// Crash safety: the real server runs as a child process on real PostgreSQL and real QEMU (the
+// fault tests' harness, test/faults/limen-child.ts); it is SIGKILLed right after accepting a create
+// and right after accepting a delete, restarted, and the reconciler must leave the created VM
+// complete and the deleted one gone, with the database, libvirt and the disk directory agreeing.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { createLibvirtDriver, type HypervisorDriver } from '../../src/hypervisor/index.js';
 import { PG_URL } from '../helpers/db.js';
 import { waitFor } from './vm-helpers.js';
+import { limenChild, type LimenChild } from '../faults/limen-child.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 const URI = process.env.LIMEN_TEST_LIBVIRT_URI;
 const REAL = process.env.LIMEN_TEST_REAL === '1';
-const ADMIN_PASSWORD = 'Crash-test-admin-pw-1';
 const skip = !URI || !PG_URL ? 'needs real libvirt and PostgreSQL (LIMEN_TEST_LIBVIRT_URI, LIMEN_TEST_PG_URL)' : false;
 if (REAL && skip) throw new Error(`LIMEN_TEST_REAL=1 but the crash test cannot run: ${skip}`);
 
@@ -25,39 +22,10 @@ describe('crash safety: SIGKILL during create and delete', { skip, timeout: 200_
   let dataDir: string;
   let dbUrl: string;
   let dbName: string;
-  let child: ChildProcess | undefined;
-  let url = '';
-  let token = '';
   let outside: HypervisorDriver;
+  let limen: LimenChild;
   const made = new Set<string>();
-
-  const startServer = async (): Promise<void> => {
-    const env = { ...process.env, LIMEN_DATA_DIR: dataDir, DATABASE_URL: dbUrl, LIBVIRT_URI: URI!, LIMEN_VM_ACCEL: 'tcg', PORT: '0', LIMEN_ADMIN_PASSWORD: ADMIN_PASSWORD, LOG_LEVEL: 'warn' };
-    const c = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
-    child = c;
-    url = await new Promise<string>((ok, fail) => {
-      const timer = setTimeout(() => fail(new Error('server did not start within 60 s')), 60_000);
-      createInterface({ input: c.stdout }).on('line', (line) => {
-        const m = /running at (http:\/\/\S+)/.exec(line);
-        if (m) {
-          clearTimeout(timer);
-          ok(m[1]!);
-        }
-      });
-      c.once('exit', (code) => fail(new Error(`server exited early (${code})`)));
-    });
-    const r = await fetch(`${url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }) });
-    token = ((await r.json()) as { access_token: string }).access_token;
-  };
-  const kill = async (): Promise<void> => {
-    const c = child!;
-    const exited = new Promise((r) => c.once('exit', r));
-    c.kill('SIGKILL');
-    await exited;
-    child = undefined;
-  };
-  const api = (method: string, path: string, body?: unknown) =>
-    fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+  const api = <T>(method: string, path: string, body?: unknown) => limen.api<T>(method, path, body);
   const row = async (uuid: string): Promise<{ state: string } | undefined> => {
     const c = new pg.Client({ connectionString: dbUrl });
     await c.connect();
@@ -97,11 +65,12 @@ describe('crash safety: SIGKILL during create and delete', { skip, timeout: 200_
     dbUrl = PG_URL!.replace(/\/[^/]*$/, `/${dbName}`);
     outside = createLibvirtDriver({ uri: URI! });
     await outside.connect();
-    await startServer();
+    limen = limenChild({ dataDir, databaseUrl: dbUrl, libvirtUri: URI! });
+    await limen.start();
   });
 
   after(async () => {
-    if (child) await kill();
+    await limen?.kill();
     for (const uuid of made) {
       await outside.destroy(uuid).catch(() => undefined);
       await outside.undefineDomain(uuid).catch(() => undefined);
@@ -115,26 +84,26 @@ describe('crash safety: SIGKILL during create and delete', { skip, timeout: 200_
   });
 
   test('killed right after accepting a create: restart finishes it', async () => {
-    const r = await api('POST', '/api/vms', { name: 'crash-create', vcpus: 1, memory_mb: 64, disk_gb: 1, start: true });
+    const r = await api<{ uuid: string }>('POST', '/api/vms', { name: 'crash-create', vcpus: 1, memory_mb: 64, disk_gb: 1, start: true });
     assert.equal(r.status, 202);
-    const { uuid } = (await r.json()) as { uuid: string };
+    const { uuid } = r.body;
     made.add(uuid);
-    await kill();
+    await limen.kill();
     const atKill = (await row(uuid))?.state;
-    await startServer();
+    await limen.start();
     // accepted (202) = promised: an interrupted creation is finished, never rolled back
     assert.equal(await assertCompleteOrGone(uuid), 'complete', `killed in ${atKill}`);
   });
 
   test('killed right after accepting a delete: restart finishes the deletion', async () => {
-    let r = await api('POST', '/api/vms', { name: 'crash-delete', vcpus: 1, memory_mb: 64, disk_gb: 1, start: true });
-    const { uuid } = (await r.json()) as { uuid: string };
+    const created = await api<{ uuid: string }>('POST', '/api/vms', { name: 'crash-delete', vcpus: 1, memory_mb: 64, disk_gb: 1, start: true });
+    const { uuid } = created.body;
     made.add(uuid);
     await waitFor('running', async () => (await row(uuid))?.state === 'running' || undefined, 60_000);
-    r = await api('DELETE', `/api/vms/${uuid}`);
+    const r = await api('DELETE', `/api/vms/${uuid}`);
     assert.equal(r.status, 202);
-    await kill();
-    await startServer();
+    await limen.kill();
+    await limen.start();
     assert.equal(await assertCompleteOrGone(uuid), 'gone');
     assert.deepEqual(readdirSync(join(dataDir, 'disks')).filter((f) => f.includes(uuid)), []);
   });
