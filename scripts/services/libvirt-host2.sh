@@ -7,9 +7,11 @@
 # $DIR/sock/libvirt-sock only; LIMEN reaches it as qemu+unix:///system?socket=<that path>.
 # Its VNC ports (6100-6199) and migration ports (49400-49499) do not collide with the main daemon's.
 # Root only (mount namespaces). PIDs recorded; stopped by PID only.
-# usage: libvirt-host2.sh start|stop|uri|stop-daemon|start-daemon
+# usage: libvirt-host2.sh start|stop|uri|stop-daemon|kill-daemon|start-daemon
 #        (start prints the URI on stdout; stop-daemon kills only libvirtd: guests keep running,
-#        exactly like a hypervisor host whose management daemon went away)
+#        exactly like a hypervisor host whose management daemon went away; kill-daemon does the
+#        same with SIGKILL — a crash: no cleanup, its socket left behind — for the fault tests,
+#        which so never touch the shared daemon)
 set -euo pipefail
 source "$(dirname "$0")/../lib/common.sh"
 
@@ -74,7 +76,15 @@ case "${1:-}" in
     for f in "$DIR"/run/qemu/*.pid; do if [ -f "$f" ]; then stop_pidfile "$f" 10; fi; done
     ;;
   stop-daemon) stop_pidfile "$PIDFILE" 15 ;;
+  kill-daemon)
+    pid=$(cat "$PIDFILE" 2>/dev/null || true)
+    if pid_alive "$pid"; then
+      kill -9 "$pid"
+      for ((i = 0; i < 100; i++)); do pid_alive "$pid" || break; sleep 0.1; done
+    fi
+    rm -f "$PIDFILE"
+    ;;
   start-daemon) start_daemon; echo "$URI" ;;
   uri) echo "$URI" ;;
-  *) echo "usage: $0 start|stop|uri|stop-daemon|start-daemon" >&2; exit 64 ;;
+  *) echo "usage: $0 start|stop|uri|stop-daemon|kill-daemon|start-daemon" >&2; exit 64 ;;
 esac

@@ -2,7 +2,7 @@
 # Starts libvirt (virtlogd + libvirtd) by hand for tests and local development (RECIPES.md): no
 # systemd here, so daemons run with --daemon, their PIDs are recorded under $LIMEN_STATE/libvirt and
 # they are stopped by those PIDs only. A daemon we did not start is never stopped.
-# usage: libvirt.sh start|stop|uri|owned|stop-daemon|kill-daemon|start-daemon
+# usage: libvirt.sh start|stop|uri|owned|stop-daemon|start-daemon
 #        (start prints the URI on stdout; logs go to stderr)
 set -euo pipefail
 source "$(dirname "$0")/../lib/common.sh"
@@ -66,17 +66,6 @@ case "${1:-}" in
     [ -f "$STARTED_MARK" ] || { echo "libvirtd was not started by LIMEN: refusing to stop it" >&2; exit 3; }
     stop_pidfile "$DIR/libvirtd.pid" 15
     ;;
-  kill-daemon)
-    # SIGKILL to libvirtd (a crash: no cleanup, sockets left behind; guests keep running); for
-    # the libvirt fault test. Refused unless LIMEN started the daemon.
-    [ -f "$STARTED_MARK" ] || { echo "libvirtd was not started by LIMEN: refusing to kill it" >&2; exit 3; }
-    pid=$(cat "$DIR/libvirtd.pid" 2>/dev/null || true)
-    if pid_alive "$pid"; then
-      kill -9 "$pid"
-      for ((i = 0; i < 100; i++)); do pid_alive "$pid" || break; sleep 0.1; done
-    fi
-    rm -f "$DIR/libvirtd.pid"
-    ;;
   start-daemon)
     [ -f "$STARTED_MARK" ] || { echo "libvirtd was not started by LIMEN: refusing to start it" >&2; exit 3; }
     pid_alive "$(cat "$DIR/libvirtd.pid" 2>/dev/null || true)" || libvirtd --daemon --pid-file="$DIR/libvirtd.pid"
@@ -85,5 +74,5 @@ case "${1:-}" in
     ;;
   owned) [ -f "$STARTED_MARK" ] ;;
   uri) echo "$URI" ;;
-  *) echo "usage: $0 start|stop|uri|owned|stop-daemon|kill-daemon|start-daemon" >&2; exit 64 ;;
+  *) echo "usage: $0 start|stop|uri|owned|stop-daemon|start-daemon" >&2; exit 64 ;;
 esac

@@ -10,31 +10,22 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
 import type { HypervisorDriver } from '../../src/hypervisor/index.js';
-import { PG_URL } from '../helpers/db.js';
+import { freshServerDatabase } from '../helpers/db.js';
 import { waitFor } from '../vms/vm-helpers.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 export const ADMIN_PASSWORD = 'Fault-test-admin-pw-1';
 
-/** A fresh database on the shared PostgreSQL server (dropped by drop()). */
+/** A fresh database on the shared PostgreSQL server, with a small pool to look into it (dropped by drop()). */
 export async function serverDatabase(prefix: string): Promise<{ url: string; query<T extends pg.QueryResultRow>(text: string, params?: unknown[]): Promise<T[]>; drop(): Promise<void> }> {
-  if (!PG_URL) throw new Error('needs LIMEN_TEST_PG_URL');
-  const name = `${prefix}_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
-  const admin = new pg.Client({ connectionString: PG_URL });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = PG_URL.replace(/\/[^/]*$/, `/${name}`);
-  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  const server = await freshServerDatabase(prefix);
+  const pool = new pg.Pool({ connectionString: server.url, max: 2 });
   return {
-    url,
+    url: server.url,
     query: async <T extends pg.QueryResultRow>(text: string, params: unknown[] = []) => (await pool.query<T>(text, params)).rows,
     async drop() {
       await pool.end().catch(() => undefined);
-      const c = new pg.Client({ connectionString: PG_URL });
-      await c.connect();
-      await c.query(`drop database if exists ${name} with (force)`);
-      await c.end();
+      await server.drop();
     },
   };
 }

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 
 export interface Answer {
+  /** The fault's phase the request was sent and answered in; `sent→answered` when it changed meanwhile. */
   phase: string;
   what: string;
   status: number; // 0 = no answer within the timeout (or the connection failed)
@@ -45,6 +46,9 @@ export function mixedRequests(prefix: string, vm: string, actions: [string, stri
 export function startLoad(o: { url: string; token: string; clients: number; timeoutMs: number; next: (client: number, n: number) => Request }): Load {
   let running = true;
   const load: Load = { phase: 'before', answers: [], stop: async () => undefined };
+  // A request sent just before the fault ended may be answered after it (a slow machine): it
+  // belongs to neither phase alone, so the per-phase expectations never misjudge it.
+  const span = (sent: string): string => (load.phase === sent ? sent : `${sent}→${load.phase}`);
   const loop = async (client: number) => {
     for (let n = 0; running; n++) {
       const req = o.next(client, n);
@@ -58,9 +62,9 @@ export function startLoad(o: { url: string; token: string; clients: number; time
           signal: AbortSignal.timeout(o.timeoutMs),
         });
         const body = (await r.json().catch(() => undefined)) as Record<string, unknown> | undefined;
-        load.answers.push({ phase, what: req.what, status: r.status, errorCode: body?.error_code as string | undefined, body, ms: performance.now() - t0 });
+        load.answers.push({ phase: span(phase), what: req.what, status: r.status, errorCode: body?.error_code as string | undefined, body, ms: performance.now() - t0 });
       } catch {
-        load.answers.push({ phase, what: req.what, status: 0, ms: performance.now() - t0 });
+        load.answers.push({ phase: span(phase), what: req.what, status: 0, ms: performance.now() - t0 });
       }
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -13,7 +13,9 @@ import { join } from 'node:path';
 import { REAL, PG_URL } from '../helpers/db.js';
 import { privatePostgres, type PrivatePostgres } from '../helpers/services.js';
 import { loadConfig } from '../../src/config/config.js';
-import { openDatabase, type Database } from '../../src/platform/db/db.js';
+import { sql } from 'drizzle-orm';
+import { openDatabase, withTimeout, type Database } from '../../src/platform/db/db.js';
+import { inTransaction } from '../../src/platform/db/query.js';
 import { migrate } from '../../src/platform/db/migrate.js';
 import { MIGRATIONS_DIR } from '../../src/main.js';
 import { buildApp, type App } from '../../src/app.js';
@@ -108,5 +110,28 @@ describe('faults: PostgreSQL stopped and restarted under load', { skip, timeout:
     assert.equal(usage.vms, vms.length);
     assert.equal(usage.memory_mb, vms.length * 64);
     assert.equal(usage.running_vms, vms.filter((v) => v.state === 'running').length);
+
+    // no connection leaked by a transaction the outage cut off: each leak would hold one of the
+    // pool's connections for good (enough of them and every request waits, then fails)
+    const pool = database.raw.kind === 'postgres' ? database.raw.pool : undefined;
+    assert.ok(pool);
+    await waitFor('every pool connection back in the pool', () => pool.totalCount === pool.idleCount || undefined, 30_000, 50);
+  });
+
+  test('a connection lost between its checkout and the transaction\'s begin goes back to the pool', async () => {
+    // the moment a restart can hit (deterministic here): the socket dies as the pool hands it out
+    const own = await openDatabase({ databaseUrl: pg.url, dataDir, onError: () => undefined });
+    try {
+      assert.equal(own.raw.kind, 'postgres');
+      const pool = own.raw.pool;
+      pool.once('acquire', (client) => (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy());
+      await assert.rejects(inTransaction(own.db, (tx) => tx.execute(sql`select 1`)));
+      await waitFor('the dead client given back', () => pool.totalCount === pool.idleCount || undefined, 5_000, 20);
+      // and the next transaction works on a fresh connection
+      const r = await inTransaction(own.db, (tx) => tx.execute(sql`select 2 as n`));
+      assert.equal(Number((r as { rows: { n: number }[] }).rows[0]!.n), 2);
+    } finally {
+      await withTimeout(own.close(), 10_000, 'closing the pool (a leaked client would keep it open forever)');
+    }
   });
 });

@@ -29,20 +29,30 @@ export async function createTestDatabase(engine: DbEngine, dataDir: string): Pro
     await migrate(database, MIGRATIONS_DIR);
     return { database, url: undefined, drop: () => database.close() };
   }
+  const server = await freshServerDatabase();
+  const database = await openDatabase({ databaseUrl: server.url, dataDir });
+  await migrate(database, MIGRATIONS_DIR);
+  return {
+    database,
+    url: server.url,
+    async drop() {
+      await database.close().catch(() => undefined);
+      await server.drop();
+    },
+  };
+}
+
+/** A fresh, empty (unmigrated) database on the test PostgreSQL server; drop() removes it, connected or not. */
+export async function freshServerDatabase(prefix = 'limen_test'): Promise<{ url: string; drop(): Promise<void> }> {
   if (!PG_URL) throw new Error('postgres engine needs LIMEN_TEST_PG_URL');
-  const name = `limen_test_${randomBytes(6).toString('hex')}`;
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: PG_URL });
   await admin.connect();
   await admin.query(`create database ${name}`);
   await admin.end();
-  const url = PG_URL.replace(/\/[^/]*$/, `/${name}`);
-  const database = await openDatabase({ databaseUrl: url, dataDir });
-  await migrate(database, MIGRATIONS_DIR);
   return {
-    database,
-    url,
+    url: PG_URL.replace(/\/[^/]*$/, `/${name}`),
     async drop() {
-      await database.close().catch(() => undefined);
       const c = new pg.Client({ connectionString: PG_URL });
       await c.connect();
       await c.query(`drop database if exists ${name} with (force)`);

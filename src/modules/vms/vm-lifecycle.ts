@@ -141,6 +141,12 @@ export function createVmLifecycle(rt: VmRuntime, store: VmStore): VmLifecycle {
       });
     } catch (e) {
       done('failure');
+      if (isHypervisorError(e, 'disconnected') || isHypervisorError(e, 'timeout')) {
+        // the host went away mid-way: the user was answered 202, so the row stays `creating` and
+        // the reconciler finishes it (recoverCreate) once the host answers again
+        ctx.log.warn({ err: e, vm: vm.uuid }, 'VM creation cut off by the hypervisor connection; the reconciler finishes it');
+        return;
+      }
       ctx.log.warn({ err: e, vm: vm.uuid }, 'VM creation failed; rolling back');
       await rollBack(vm, messageOf(e), req);
       return;

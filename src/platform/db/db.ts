@@ -71,6 +71,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     // process alive. Every client gets a listener of its own for its whole life.
     pool.on('connect', (client) => client.on('error', (err) => opts.onError?.(err)));
     const db = drizzle(pool) as unknown as Db;
+    db.transaction = transactionsThatRelease(pool, drizzle);
     return {
       db,
       kind: 'postgres',
@@ -92,6 +93,25 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     raw: { kind: 'pglite', pglite, dir },
     ping: (ms) => pingDb(db, ms),
     close: () => pglite.close(),
+  };
+}
+
+/**
+ * drizzle's transaction on a pool sends `begin` before its try/finally: when `begin` fails (the
+ * server went away between checkout and begin: a PostgreSQL restart under load) the client is
+ * never released. Each leak takes one of the pool's connections for good — enough of them and
+ * every request waits for a connection and fails — and pool.end() never returns. Here the client
+ * is checked out by us and always released; drizzle runs the transaction on that one client
+ * (pg-pool drops a released client whose connection is dead).
+ */
+function transactionsThatRelease(pool: import('pg').Pool, onClient: (client: import('pg').PoolClient) => Db): Db['transaction'] {
+  return async (fn, config) => {
+    const client = await pool.connect();
+    try {
+      return await onClient(client).transaction(fn, config);
+    } finally {
+      client.release();
+    }
   };
 }
 
