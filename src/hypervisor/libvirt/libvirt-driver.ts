@@ -3,6 +3,7 @@
 
 import { DomainGetXMLDescFlags, type Domain, type Hypervisor } from '@unraid/libvirt';
 import { HypervisorError } from '../errors.js';
+import { usingDomain } from './domain-hold.js';
 import {
   domainNameFor,
   isUuid,
@@ -74,8 +75,8 @@ export function createLibvirtDriver(options: LibvirtDriverOptions): HypervisorDr
     return conn.call(
       `${what} ${uuid}`,
       async (hv) => {
-        const d = await hv.domainLookupByUUIDString(uuid);
-        return fn(hv, d);
+        // held until the native call settles (see domain-hold.ts)
+        return usingDomain(hv.domainLookupByUUIDString(uuid), (d) => fn(hv, d));
       },
       timeoutMs,
     );
@@ -131,7 +132,7 @@ export function createLibvirtDriver(options: LibvirtDriverOptions): HypervisorDr
 
   const hub = new EventHub({
     listDomains,
-    resolveName: (name) => conn.call('lookup name', async (hv) => (await (await hv.domainLookupByName(name)).getUUIDString()).toLowerCase()),
+    resolveName: (name) => conn.call('lookup name', async (hv) => (await usingDomain(hv.domainLookupByName(name), (d) => d.getUUIDString())).toLowerCase()),
     streamCommand: kind === 'test' ? null : { file: virshPath, args: ['-c', uri, 'event', '--all', '--loop', '--timestamp'] },
     pollIntervalMs: options.pollIntervalMs ?? (kind === 'test' ? 500 : 2000),
     maxBackoffMs,

@@ -10,6 +10,7 @@
 
 import { access, constants } from 'node:fs/promises';
 import { HypervisorError } from '../errors.js';
+import { usingDomain } from './domain-hold.js';
 import type { ChangeEffect, DomainStats, SnapshotInfo } from '../hypervisor.js';
 import { cdromOf, parseDomainXml } from './domain-xml.js';
 import { checkSnapshotName, isActive, type ExtraOps, type OpsContext } from './ops.js';
@@ -37,7 +38,7 @@ export function createSimulatedOps(ctx: OpsContext): ExtraOps {
 
   return {
     async undefine(uuid) {
-      await ctx.call('undefine', async (hv) => hv.domainUndefine(await hv.domainLookupByUUIDString(uuid)));
+      await ctx.call('undefine', (hv) => usingDomain(hv.domainLookupByUUIDString(uuid), (d) => hv.domainUndefine(d)));
       snapshots.delete(uuid);
       liveMedia.delete(uuid);
     },
@@ -96,14 +97,13 @@ export function createSimulatedOps(ctx: OpsContext): ExtraOps {
       await ctx.redefine(snap.xml);
       liveMedia.delete(uuid);
       const now = await ctx.getState(uuid);
-      await ctx.call('revert', async (hv) => {
-        const d = await hv.domainLookupByUUIDString(uuid);
+      await ctx.call('revert', (hv) => usingDomain(hv.domainLookupByUUIDString(uuid), async (d) => {
         if (snap.state === 'running' || snap.state === 'paused') {
           if (!isActive(now)) await hv.domainCreate(d);
           if (snap.state === 'paused' && now !== 'paused') await hv.domainSuspend(d);
           if (snap.state === 'running' && now === 'paused') await hv.domainResume(d);
         } else if (isActive(now)) await hv.domainDestroy(d);
-      });
+      }));
     },
     async deleteSnapshot(uuid, name) {
       checkSnapshotName(name);
@@ -114,7 +114,7 @@ export function createSimulatedOps(ctx: OpsContext): ExtraOps {
       );
     },
     async domainStats(uuid): Promise<DomainStats> {
-      const info = await ctx.call('stats', async (hv) => hv.domainGetInfo(await hv.domainLookupByUUIDString(uuid)));
+      const info = await ctx.call('stats', (hv) => usingDomain(hv.domainLookupByUUIDString(uuid), (d) => hv.domainGetInfo(d)));
       return {
         state: stateFromNumber(info.state),
         cpuTimeNs: info.cpuTime,
