@@ -5,36 +5,24 @@
 // Target: LIMEN ≤ 1.3× the virsh baseline. Results merge into bench/results/<date>.json.
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Writable } from 'node:stream';
-import { loadConfig } from '../../src/config/config.js';
-import { buildApp } from '../../src/app.js';
-import { openDatabase } from '../../src/platform/db/db.js';
-import { migrate } from '../../src/platform/db/migrate.js';
-import { MIGRATIONS_DIR } from '../../src/main.js';
 import { buildDomainXml, createDiskImages, createLibvirtDriver, domainNameFor, isHypervisorError, type HypervisorDriver } from '../../src/hypervisor/index.js';
-import { authRepo, hashPassword } from '../../src/modules/auth/index.js';
 import { readRfbGreeting } from '../../test/vms/vm-helpers.js';
+import { BENCH_URI as URI, GRUB_ISO as ISO, startBenchApp } from '../lib/bench-app.js';
+import { mergeResults, round } from '../lib/results.js';
 
 const exec = promisify(execFile);
-const ROOT = join(import.meta.dirname, '..', '..');
-const URI = process.env.LIBVIRT_URI ?? 'qemu:///system';
-const ISO = '/usr/lib/grub-rescue/grub-rescue-cdrom.iso';
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const TARGET_RATIO = 1.3;
 const GUEST = { vcpus: 1, memoryMb: 96, diskGb: 1 };
-
-if (!existsSync(ISO)) throw new Error(`${ISO} missing: apt-get install grub-rescue-pc`);
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
-const round = (n: number, d = 3): number => Math.round(n * 10 ** d) / 10 ** d;
 
 /** Polls until the domain runs with a VNC port, then reads the RFB banner; returns when it did. */
 async function vncReady(probe: HypervisorDriver, uuid: string): Promise<void> {
@@ -53,33 +41,9 @@ async function vncReady(probe: HypervisorDriver, uuid: string): Promise<void> {
   }
 }
 
-const dataDir = mkdtempSync(join(tmpdir(), 'limen-bench-provision-'));
-chmodSync(dataDir, 0o755);
-const config = loadConfig({ env: { LIMEN_DATA_DIR: dataDir, LIBVIRT_URI: URI, LOG_LEVEL: 'warn', LIMEN_VM_ACCEL: 'tcg' }, isRoot: true, qemuAvailable: true, version: '0.0.0-bench', commit: 'bench' });
-const database = await openDatabase({ databaseUrl: undefined, dataDir });
-await migrate(database, MIGRATIONS_DIR);
-const driver = createLibvirtDriver({ uri: URI });
-await driver.connect();
+const { app, auth, dataDir, isoId, close } = await startBenchApp('provision');
 const probe = createLibvirtDriver({ uri: URI });
 await probe.connect();
-const app = await buildApp({
-  config,
-  database,
-  driver,
-  accel: 'tcg',
-  hostProbe: { sample: async () => ({ cpuPercent: 0, memoryPercent: 0, diskPercent: 0 }) },
-  logStream: new Writable({ write: (_c, _e, cb) => cb() }),
-});
-await app.ready();
-
-const user = await authRepo.insertUser(database.db, { username: 'bench', passwordHash: await hashPassword('Bench-password-123'), role: 'admin', status: 'active' });
-const login = await app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: user.username, password: 'Bench-password-123' } });
-const auth = { authorization: `Bearer ${login.json<{ access_token: string }>().access_token}` };
-// Admin quota is not what this bench measures.
-await app.inject({ method: 'PUT', url: `/api/admin/users/${user.id}/quota`, headers: auth, payload: { vms: null, vcpus: null, memory_mb: null, disk_gb: null, running_vms: null, running_vcpus: null, running_memory_mb: null } });
-const up = await app.inject({ method: 'PUT', url: '/api/admin/isos/grub-rescue.iso', headers: { ...auth, 'content-type': 'application/octet-stream' }, payload: createReadStream(ISO) });
-if (up.statusCode !== 201) throw new Error(`ISO upload failed: ${up.body}`);
-const isoId = up.json<{ id: string }>().id;
 
 /** Domains this bench created and has not removed yet (cleaned up even when a run fails). */
 const made = new Set<string>();
@@ -154,11 +118,8 @@ try {
     await probe.destroy(uuid).catch(() => undefined);
     await probe.undefineDomain(uuid).catch(() => undefined);
   }
-  await app.close();
-  await driver.close();
   await probe.close();
-  await database.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await close();
 }
 
 const l = median(limen);
@@ -168,12 +129,6 @@ const entries = [
   { name: 'provision.virsh.define_start_to_vnc', value: round(v), unit: 's', baseline: null, ratio: null, target: null, met: null },
   { name: 'provision.limen.post_to_vnc', value: round(l), unit: 's', baseline: round(v), ratio: round(ratio), target: `<= ${TARGET_RATIO}x virsh define+start`, met: ratio <= TARGET_RATIO },
 ];
-const dir = join(ROOT, 'bench/results');
-mkdirSync(dir, { recursive: true });
-const file = join(dir, `${new Date().toISOString().slice(0, 10)}.json`);
-type Entry = (typeof entries)[number] | { name: string };
-const existing: Entry[] = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Entry[]) : [];
-const ours = new Set(entries.map((e) => e.name));
-writeFileSync(file, `${JSON.stringify([...existing.filter((e) => !ours.has(e.name)), ...entries], null, 2)}\n`);
+const file = mergeResults(entries);
 console.log(`provision: LIMEN median ${round(l)} s, virsh median ${round(v)} s, ratio ${round(ratio)} (target <= ${TARGET_RATIO}): ${ratio <= TARGET_RATIO ? 'met' : 'MISSED'}`);
 console.log(`results: ${file}`);
