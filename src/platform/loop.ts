@@ -78,3 +78,55 @@ export function runLoop(opts: LoopOptions): RunningLoop {
 
   return { name: opts.name, kick: runTick, stopped };
 }
+
+/** What a module's loop needs of the app context (structural, so platform/ never imports app.ts). */
+export interface ModuleLoopContext {
+  shutdown: AbortSignal;
+  log: Logger;
+  metrics: Metrics;
+  cluster: { lead(lease: string): Promise<boolean> };
+}
+
+export interface ModuleLoopOptions {
+  name: string;
+  everyMs: number;
+  tick: (signal: AbortSignal) => Promise<void>;
+  /** Tick only on the instance holding this cluster lease: one runner across instances (a dead holder's lease frees with its session). */
+  lease?: string;
+  /** Time and count the ticks in the loop metrics (default true; very frequent loops opt out). */
+  counted?: boolean;
+}
+
+export interface ModuleLoop extends RunningLoop {
+  /** Stops the loop and resolves once its last tick finished (a plugin's onClose). */
+  stop(): Promise<void>;
+}
+
+/**
+ * A module's background loop, wired the one way every module needs it: its own stop signal,
+ * aborted by the app's shutdown too (a plugin's onClose may run before the app-wide one),
+ * optionally elected through a cluster lease.
+ */
+export function startLeasedLoop(ctx: ModuleLoopContext, opts: ModuleLoopOptions): ModuleLoop {
+  const stop = new AbortController();
+  // AbortSignal.any links without an 'abort' listener per loop on the app-wide signal
+  const signal = AbortSignal.any([ctx.shutdown, stop.signal]);
+  const { lease, tick } = opts;
+  const loop = runLoop({
+    name: opts.name,
+    everyMs: opts.everyMs,
+    signal,
+    log: ctx.log,
+    ...(opts.counted === false ? {} : { metrics: ctx.metrics }),
+    tick: lease === undefined ? tick : async (signal) => {
+      if (await ctx.cluster.lead(lease)) await tick(signal);
+    },
+  });
+  return {
+    ...loop,
+    async stop() {
+      stop.abort();
+      await loop.stopped;
+    },
+  };
+}

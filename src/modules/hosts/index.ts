@@ -2,7 +2,7 @@
 // creates the registry and service (ctx.hosts) before the VM module, which places and routes by it.
 import type { FastifyPluginAsync } from 'fastify';
 import type { AppContext } from '../../app.js';
-import { runLoop } from '../../platform/loop.js';
+import { startLeasedLoop } from '../../platform/loop.js';
 import { registerHostRoutes } from './hosts.routes.js';
 import { listHosts, seedDefaultHost } from './hosts.repo.js';
 import type { HostsService } from './hosts.service.js';
@@ -20,14 +20,9 @@ export async function prepareHosts(ctx: AppContext, hosts: HostsService, default
 /** Routes and the per-instance watchdog (every host pinged; clients resynced when one comes or goes). */
 export function registerHostsModule(ctx: AppContext, hosts: HostsService, opts: { watchEveryMs?: number } = {}): FastifyPluginAsync {
   return async (app) => {
-    const stop = new AbortController();
-    ctx.shutdown.addEventListener('abort', () => stop.abort(), { once: true });
-    const watchdog = runLoop({
+    const watchdog = startLeasedLoop(ctx, {
       name: 'host-watchdog',
       everyMs: opts.watchEveryMs ?? 5_000,
-      signal: stop.signal,
-      log: ctx.log,
-      metrics: ctx.metrics,
       tick: async () => {
         // a host came or went: every client gets a fresh snapshot (host_reachable of its VMs)
         if (await hosts.watch()) ctx.events.resyncAll();
@@ -36,8 +31,7 @@ export function registerHostsModule(ctx: AppContext, hosts: HostsService, opts: 
     const off = hosts.registry.onConnectionChange(() => void watchdog.kick());
     app.addHook('onClose', async () => {
       off();
-      stop.abort();
-      await watchdog.stopped;
+      await watchdog.stop();
       await hosts.registry.close();
     });
     await app.register(registerHostRoutes(hosts));

@@ -1,7 +1,7 @@
 // Scheduled snapshots: the routes, and the loop that runs due schedules (one runner per cluster).
 import type { FastifyPluginAsync } from 'fastify';
 import type { AppContext } from '../../app.js';
-import { runLoop } from '../../platform/loop.js';
+import { startLeasedLoop } from '../../platform/loop.js';
 import type { SnapshotsService } from '../snapshots/index.js';
 import { registerScheduleRoutes } from './schedules.routes.js';
 import { createSchedulesService } from './schedules.service.js';
@@ -22,23 +22,17 @@ export function registerScheduleModule(ctx: AppContext, snapshots: SnapshotsServ
     const now = opts.now ?? ctx.now;
     const scheduler = createSnapshotScheduler(ctx, snapshots, now);
     const schedules = createSchedulesService(ctx, scheduler, now);
-    // Own stop signal: this plugin's onClose may run before the app-wide one.
-    const stop = new AbortController();
-    ctx.shutdown.addEventListener('abort', () => stop.abort(), { once: true });
-    const loop = runLoop({
+    // elected like the reconciler: only the lease holder runs schedules
+    const loop = startLeasedLoop(ctx, {
       name: 'snapshot-scheduler',
       everyMs: opts.everyMs ?? 30_000,
-      signal: stop.signal,
-      log: ctx.log,
-      metrics: ctx.metrics,
-      // elected like the reconciler: only the lease holder runs schedules
+      lease: SCHEDULER_LEASE,
       tick: async (signal) => {
-        if (await ctx.cluster.lead(SCHEDULER_LEASE)) await scheduler.runDue(signal);
+        await scheduler.runDue(signal);
       },
     });
     app.addHook('onClose', async () => {
-      stop.abort();
-      await loop.stopped;
+      await loop.stop();
       await schedules.idle();
     });
     await app.register(registerScheduleRoutes(schedules));

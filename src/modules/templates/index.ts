@@ -3,7 +3,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { AppContext } from '../../app.js';
 import type { DiskImages } from '../../hypervisor/index.js';
-import { runLoop } from '../../platform/loop.js';
+import { startLeasedLoop } from '../../platform/loop.js';
 import { ensureTemplatesDir, templatesDirOf } from './template-files.js';
 import { registerTemplateRoutes } from './templates.routes.js';
 import { createTemplatesService, type TemplatesDeps } from './templates.service.js';
@@ -23,22 +23,16 @@ export function registerTemplateModule(ctx: AppContext, opts: { disks: DiskImage
     const templates = createTemplatesService(ctx, { disks: opts.disks, templatesDir, enforceDisk: opts.enforceDisk });
     ctx.templates = templates.source;
 
-    const stop = new AbortController();
-    ctx.shutdown.addEventListener('abort', () => stop.abort(), { once: true });
-    const loop = runLoop({
+    const loop = startLeasedLoop(ctx, {
       name: 'template-reconciler',
       everyMs: opts.reconcileEveryMs ?? 30_000,
-      signal: stop.signal,
-      log: ctx.log,
-      metrics: ctx.metrics,
-      tick: async () => {
-        if (await ctx.cluster.lead(TEMPLATE_RECONCILER_LEASE)) await templates.reconcile();
-      },
+      lease: TEMPLATE_RECONCILER_LEASE,
+      tick: () => templates.reconcile(),
     });
     app.addHook('onClose', async () => {
-      stop.abort();
+      const stopped = loop.stop();
       await templates.idle();
-      await loop.stopped;
+      await stopped;
     });
 
     await app.register(registerTemplateRoutes(ctx, templates));

@@ -5,7 +5,7 @@ import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AppContext } from '../../app.js';
 import { createSeedIsos, type Accel, type DiskImages, type SeedIsos } from '../../hypervisor/index.js';
-import { runLoop } from '../../platform/loop.js';
+import { startLeasedLoop } from '../../platform/loop.js';
 import { ensureLibraryDir } from '../isos/index.js';
 import { toAppError } from './vm-errors.js';
 import { createVmLifecycle } from './vm-lifecycle.js';
@@ -155,17 +155,11 @@ export function registerVmModule(ctx: AppContext, opts: VmModuleOptions): Fastif
       store.applyEvent(e, host).catch((err: unknown) => ctx.log.warn({ err, event: e.type, vm: e.uuid }, 'applying a libvirt event failed'));
     });
 
-    // Own stop signal: this plugin's onClose may run before the app-wide one.
-    const stop = new AbortController();
-    ctx.shutdown.addEventListener('abort', () => stop.abort(), { once: true });
     // One reconciler per host across instances: the holder of its advisory lock (a dead holder's
     // session ends and the lock frees, so another instance takes over on its next tick).
-    const reconcileLoop = runLoop({
+    const reconcileLoop = startLeasedLoop(ctx, {
       name: 'vm-reconciler',
       everyMs: opts.reconcileEveryMs ?? 10_000,
-      signal: stop.signal,
-      log: ctx.log,
-      metrics: ctx.metrics,
       tick: async () => {
         for (const host of ctx.hosts.registry.names()) {
           if (!(await ctx.cluster.lead(reconcilerLease(host)))) continue;
@@ -182,22 +176,17 @@ export function registerVmModule(ctx: AppContext, opts: VmModuleOptions): Fastif
 
     // One poller per host across instances, like the reconciler.
     const addresses = createAddressPoller(rt, store);
-    const addressLoop = runLoop({
+    const addressLoop = startLeasedLoop(ctx, {
       name: 'vm-addresses',
       everyMs: opts.addressesEveryMs ?? 15_000,
-      signal: stop.signal,
-      log: ctx.log,
-      metrics: ctx.metrics,
-      tick: async () => {
-        if (await ctx.cluster.lead(ADDRESSES_LEASE)) await addresses.tick();
-      },
+      lease: ADDRESSES_LEASE,
+      tick: () => addresses.tick(),
     });
 
-    const statsLoop = runLoop({
+    const statsLoop = startLeasedLoop(ctx, {
       name: 'vm-stats',
       everyMs: opts.statsEveryMs ?? 2_000,
-      signal: stop.signal,
-      log: ctx.log,
+      counted: false,
       tick: async () => {
         const watched = ctx.events.watchedVms();
         sampler.prune(watched);
@@ -224,9 +213,9 @@ export function registerVmModule(ctx: AppContext, opts: VmModuleOptions): Fastif
     app.addHook('onClose', async () => {
       unsubscribe();
       offConn();
-      stop.abort();
+      const stopped = Promise.all([reconcileLoop.stop(), statsLoop.stop(), addressLoop.stop()]);
       await rt.idle();
-      await Promise.all([reconcileLoop.stopped, statsLoop.stopped, addressLoop.stopped]);
+      await stopped;
     });
 
     await app.register(registerVmRoutes({ vms, settings, stats, reconciler, migrator }));
