@@ -5,64 +5,40 @@
 // shared; speed is measured in bench/class).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { PG_URL } from '../helpers/db.js';
-import { newAdmin, newUser, type TestUser } from '../helpers/factories.js';
-import { createLibvirtDriver, type HypervisorDriver } from '../../src/hypervisor/index.js';
-import { readRfbGreeting, unlimitedQuota, waitGone, waitState, type VmJson } from '../vms/vm-helpers.js';
+import { realLibvirtUri, startRealVmStack, type RealVmStack } from '../helpers/real-vms.js';
+import { readRfbGreeting, waitGone, waitState, type VmJson } from '../vms/vm-helpers.js';
 import { qemuImgInfo, waitTemplateReady, type TemplateJson } from './template-fixtures.js';
 
-const ISO = '/usr/lib/grub-rescue/grub-rescue-cdrom.iso';
-const REAL = process.env.LIMEN_TEST_REAL === '1';
-const URI = process.env.LIMEN_TEST_LIBVIRT_URI;
-if (REAL && !URI) throw new Error('LIMEN_TEST_REAL=1 but LIMEN_TEST_LIBVIRT_URI is not set');
-if (REAL && !existsSync(ISO)) throw new Error(`LIMEN_TEST_REAL=1 but ${ISO} is missing (grub-rescue-pc)`);
-
+const URI = realLibvirtUri();
 const CLONES = 10;
 
 describe('templates on real QEMU: 10 linked clones in one batch', { skip: !URI && 'no real libvirt (LIMEN_TEST_LIBVIRT_URI unset)', timeout: 600_000 }, () => {
-  let t: TestApp;
-  let driver: HypervisorDriver;
-  let outside: HypervisorDriver;
-  let user: TestUser;
-  let admin: TestUser;
-  let isoId: string;
-  const made: string[] = [];
+  let stack: RealVmStack;
 
   before(async () => {
-    driver = createLibvirtDriver({ uri: URI!, pollIntervalMs: 1000 });
-    outside = createLibvirtDriver({ uri: URI! });
-    await outside.connect();
     // 11 one-vCPU guests on a small CI machine: lift the host overcommit guard for this test
     // PostgreSQL when available: 11 TCG guests starve the event loop, PGlite would run on it too;
     // a generous body timeout for the same reason (requests are in-process, never slow clients)
-    t = await buildTestApp({
-      driver,
-      engine: PG_URL ? 'postgres' : 'pglite',
-      env: { LIMEN_VM_ACCEL: 'tcg', LIMEN_CPU_OVERCOMMIT: '64' },
-      vmOptions: { shutdownTimeoutMs: 3_000, reconcileEveryMs: 5_000 },
-      slowRequestLimits: { bodyTimeoutMs: 600_000 },
+    stack = await startRealVmStack(URI!, {
+      pollIntervalMs: 1000,
+      app: {
+        engine: PG_URL ? 'postgres' : 'pglite',
+        env: { LIMEN_CPU_OVERCOMMIT: '64' },
+        vmOptions: { shutdownTimeoutMs: 3_000, reconcileEveryMs: 5_000 },
+        slowRequestLimits: { bodyTimeoutMs: 600_000 },
+      },
     });
-    [user, admin] = await Promise.all([newUser(t.app), newAdmin(t.app)]);
-    await unlimitedQuota(t.app, admin, user.id);
-    const up = await t.app.inject({ method: 'PUT', url: '/api/admin/isos/grub-rescue.iso', headers: { ...admin.auth, 'content-type': 'application/octet-stream' }, payload: createReadStream(ISO) });
-    assert.equal(up.statusCode, 201, up.body);
-    isoId = up.json<{ id: string }>().id;
   });
 
   after(async () => {
-    for (const uuid of made) {
-      await outside.destroy(uuid).catch(() => undefined);
-      await outside.undefineDomain(uuid).catch(() => undefined);
-    }
-    await t?.close();
-    await driver?.close();
-    await outside?.close();
+    await stack?.close();
   });
 
   test('template from a real VM → 10 linked clones in one batch: each boots (RFB greeting), each disk backs onto the base', async () => {
+    const { t, driver, user, isoId, made } = stack;
     const api = (method: 'GET' | 'POST' | 'DELETE', url: string, payload?: Record<string, unknown>) => t.app.inject({ method, url, headers: user.auth, ...(payload ? { payload } : {}) });
     // the source VM really ran before it became a template
     const src = (await api('POST', '/api/vms', { name: 'golden', vcpus: 1, memory_mb: 64, disk_gb: 1, iso: isoId, start: true })).json<VmJson>();

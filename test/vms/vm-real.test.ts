@@ -6,49 +6,32 @@
 // reopening LIMEN's connection (driver.close() + connect()), not by restarting libvirtd.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildTestApp, type TestApp } from '../helpers/app.js';
-import { newAdmin, newUser, type TestUser } from '../helpers/factories.js';
-import { createLibvirtDriver, type HypervisorDriver } from '../../src/hypervisor/index.js';
-import { openEvents, readRfbGreeting, unlimitedQuota, waitFor, waitGone, waitState, type VmJson } from './vm-helpers.js';
+import { realLibvirtUri, startRealVmStack, type RealVmStack } from '../helpers/real-vms.js';
+import type { TestApp } from '../helpers/app.js';
+import type { TestUser } from '../helpers/factories.js';
+import type { HypervisorDriver } from '../../src/hypervisor/index.js';
+import { openEvents, readRfbGreeting, waitFor, waitGone, waitState, type VmJson } from './vm-helpers.js';
 
-const ISO = '/usr/lib/grub-rescue/grub-rescue-cdrom.iso';
-const REAL = process.env.LIMEN_TEST_REAL === '1';
-const URI = process.env.LIMEN_TEST_LIBVIRT_URI;
-if (REAL && !URI) throw new Error('LIMEN_TEST_REAL=1 but LIMEN_TEST_LIBVIRT_URI is not set');
-if (REAL && !existsSync(ISO)) throw new Error(`LIMEN_TEST_REAL=1 but ${ISO} is missing (grub-rescue-pc)`);
+const URI = realLibvirtUri();
 
 describe('VMs on real QEMU through the HTTP API', { skip: !URI && 'no real libvirt (LIMEN_TEST_LIBVIRT_URI unset)', timeout: 180_000 }, () => {
+  let stack: RealVmStack;
   let t: TestApp;
   let driver: HypervisorDriver;
   let outside: HypervisorDriver;
   let user: TestUser;
-  let admin: TestUser;
   let isoId: string;
-  const made: string[] = [];
+  let made: string[];
 
   before(async () => {
-    driver = createLibvirtDriver({ uri: URI!, pollIntervalMs: 500 });
-    outside = createLibvirtDriver({ uri: URI! });
-    await outside.connect();
-    t = await buildTestApp({ driver, env: { LIMEN_VM_ACCEL: 'tcg' }, vmOptions: { shutdownTimeoutMs: 3_000, reconcileEveryMs: 2_000 } });
-    [user, admin] = await Promise.all([newUser(t.app), newAdmin(t.app)]);
-    await unlimitedQuota(t.app, admin, user.id);
-    const up = await t.app.inject({ method: 'PUT', url: '/api/admin/isos/grub-rescue.iso', headers: { ...admin.auth, 'content-type': 'application/octet-stream' }, payload: createReadStream(ISO) });
-    assert.equal(up.statusCode, 201, up.body);
-    isoId = up.json<{ id: string }>().id;
+    stack = await startRealVmStack(URI!, { pollIntervalMs: 500, app: { vmOptions: { shutdownTimeoutMs: 3_000, reconcileEveryMs: 2_000 } } });
+    ({ t, driver, outside, user, isoId, made } = stack);
   });
 
   after(async () => {
-    if (driver.status() !== 'connected') await driver.connect().catch(() => undefined);
-    for (const uuid of made) {
-      await outside.destroy(uuid).catch(() => undefined);
-      await outside.undefineDomain(uuid).catch(() => undefined);
-    }
-    await t?.close();
-    await driver.close();
-    await outside.close();
+    await stack?.close();
   });
 
   const create = async (name: string): Promise<VmJson> => {
