@@ -5,6 +5,10 @@
 // it off and deletes it — nothing is left. Screenshots of every page are kept; a failing step keeps
 // its screenshot, both browser console logs and the server's output.
 import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { recordConsole, withBrowser, type ConsoleLog } from './browser.js';
@@ -293,6 +297,7 @@ test('an admin lowers a quota and the user\'s create dialog reflects it', { skip
 
 test('every other page, one screenshot each; alerts and backups update live', { skip, timeout: 300_000 }, async () => {
   await adminApi('/api/admin/users', 'POST', { username: 'e2e-carol', password: PASSWORD, role: 'user' }); // a group member
+  await adminApi('/api/admin/users', 'POST', { username: 'e2e-dave', password: PASSWORD, role: 'user' }); // and another
   await withPeople(['visitor', 'admin'], 'pages', async ([visitor, admin]) => {
     // Signed out: login and register.
     await visitor!.goto(`${limen.url}/`);
@@ -343,6 +348,45 @@ test('every other page, one screenshot each; alerts and backups update live', { 
     await admin!.getByRole('button', { name: 'Save (1 changed)' }).click();
     await admin!.getByText('Saved.').waitFor();
     await pageShot(admin!, 'admin-group');
+
+    // Provision for group: one VM per member from a template shared with this group. With the
+    // group capped at 1 machine the batch is refused as a whole (nothing created); at 3 it runs.
+    await admin!.getByLabel('Add a member').selectOption({ label: 'e2e-dave' });
+    await admin!.getByRole('button', { name: 'Add', exact: true }).click();
+    await admin!.locator('tr[data-member="e2e-dave"]').waitFor();
+    const groupId = /\/admin\/groups\/([0-9a-f-]{36})/.exec(admin!.url())![1]!;
+    await importTemplate('e2e-class-base', groupId);
+    await admin!.reload();
+    const provisionForm = admin!.getByRole('form', { name: 'Provision for group' });
+    // saved: nothing differs from the stored limits any more ("Saved." may still show from before)
+    const savedQuota = () => admin!.getByRole('button', { name: 'Save', exact: true }).and(admin!.locator(':disabled')).waitFor();
+    await provisionForm.getByLabel('Template').locator('option', { hasText: 'e2e-class-base' }).waitFor({ state: 'attached' });
+    assert.equal(await provisionForm.getByLabel('vCPUs').inputValue(), '1', 'sizes start at the template minimums');
+    assert.equal(await provisionForm.getByLabel('Name prefix').inputValue(), 'e2e-class');
+    await provisionForm.getByLabel('Start each machine after it is created').uncheck();
+    await admin!.locator('#group-quota-vms').fill('1');
+    await admin!.getByRole('button', { name: 'Save (1 changed)' }).click();
+    await savedQuota();
+    await provisionForm.getByRole('button', { name: 'Provision 2 machines' }).click();
+    await admin!.locator('[data-provision-refused="group"]').getByText('Refused as a whole: nothing was created.').waitFor();
+    await pageShot(admin!, 'admin-group-provision-refused');
+    assert.equal(await admin!.locator('tr[data-vm]').count(), 0, 'nothing was created');
+    await admin!.locator('#group-quota-vms').fill('3');
+    await admin!.getByRole('button', { name: 'Save (1 changed)' }).click();
+    await savedQuota();
+    await provisionForm.getByRole('button', { name: 'Provision 2 machines' }).click();
+    await admin!.locator('[data-provision-state="succeeded"]').getByText('All 2 machines created.').waitFor(LONG);
+    for (const member of ['e2e-carol', 'e2e-dave']) {
+      await admin!.locator(`tr[data-provision-item="${member}"][data-state="succeeded"]`).waitFor();
+      await admin!.locator(`tr[data-vm="e2e-class-${member}"]`).getByText(member, { exact: true }).waitFor(LONG);
+    }
+    assert.equal(await admin!.locator('tr[data-vm]').count(), 2, 'one VM per member');
+    await pageShot(admin!, 'admin-group-provision');
+    // The group's machines go with the bulk delete (it asks first).
+    await admin!.getByRole('button', { name: 'Delete all' }).click();
+    await admin!.getByRole('dialog', { name: 'Delete all?' }).getByRole('button', { name: 'Delete all' }).click();
+    await admin!.locator('[data-bulk-result="delete"]').getByText('2 accepted, 0 failed.').waitFor(LONG);
+    await until('the group\'s machines deleted', async () => (await adminApi<{ total: number }>(`/api/admin/groups/${groupId}/vms`)).total === 0, 120_000);
     await admin!.getByRole('link', { name: 'Groups', exact: true }).first().click();
     await admin!.locator('tr[data-group="e2e-class"]').getByText('VMs 3').waitFor();
     await pageShot(admin!, 'admin-groups');
@@ -384,6 +428,22 @@ test('every other page, one screenshot each; alerts and backups update live', { 
     await admin!.waitForURL(`**${remembered}`);
   }, /401 \(Unauthorized\)/);
 });
+
+/** A template shared with one group, imported as an (empty) 1 GiB qcow2 image through the API. */
+async function importTemplate(name: string, groupId: string): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'e2e-template-'));
+  try {
+    const img = join(dir, 'base.qcow2');
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', img, '1G']);
+    const login = await fetch(`${limen.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: limen.adminPassword }) });
+    const { access_token } = (await login.json()) as { access_token: string };
+    const q = new URLSearchParams({ name, cloud_init: 'false', visibility: 'group', group_id: groupId });
+    const res = await fetch(`${limen.url}/api/templates/import?${q}`, { method: 'POST', headers: { authorization: `Bearer ${access_token}`, 'content-type': 'application/octet-stream' }, body: readFileSync(img) });
+    assert.equal(res.status, 201, await res.text());
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 async function webhook(alerts: object[]): Promise<void> {
   const status = alerts.some((a) => (a as { status: string }).status === 'firing') ? 'firing' : 'resolved';

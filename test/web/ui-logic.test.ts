@@ -10,6 +10,10 @@ import { checkPassword } from '../../web/src/lib/password-policy.js';
 import { actionsFor } from '../../web/src/lib/vm-actions.js';
 import { readGauge } from '../../web/src/lib/prometheus-text.js';
 import { applyAlertEvent, applyBackupProgress, parseAdminEvent, sortAlerts, type AlertLike } from '../../web/src/lib/admin-events.js';
+import {
+  applyProvisionUpdate, defaultNamePrefix, isValidNamePrefix, memberVmName, provisionSummary, quotaRefusal, sizesBelowMinimum, sizesFromTemplate, templatesForGroup,
+  type ProvisionLike, type TemplateLike,
+} from '../../web/src/lib/group-provision.js';
 
 const quota = (limits: Partial<Quota['limits']>, usage: Partial<Quota['usage']>): Quota => ({
   limits: { vms: 5, vcpus: 8, memory_mb: 16384, disk_gb: 200, snapshots: 10, running_vms: 3, running_vcpus: 8, running_memory_mb: 16384, ...limits },
@@ -205,5 +209,76 @@ describe('console close codes', () => {
     assert.equal(last.retry, false);
     assert.match(last.message, /could not reconnect/);
     assert.deepEqual([1, 2, 3, 4, 5, 6].map(reconnectDelayMs), [500, 1000, 2000, 4000, 8000, 8000]);
+  });
+});
+
+describe('provision for group', () => {
+  const tpl = (id: string, over: Partial<TemplateLike> = {}): TemplateLike => ({ id, name: id, state: 'ready', visibility: 'everyone', group_id: null, min_vcpus: 1, min_memory_mb: 64, min_disk_gb: 1, ...over });
+  const prov = (over: Partial<ProvisionLike> = {}): ProvisionLike => ({ id: 'p1', group_id: 'g1', state: 'running', total: 3, succeeded: 0, failed: 0, pending: 3, items: [], ...over });
+
+  test('offers ready templates shared with everyone or with this group, by name', () => {
+    const list = [
+      tpl('zeta'),
+      tpl('alpha', { visibility: 'group', group_id: 'g1' }),
+      tpl('other-group', { visibility: 'group', group_id: 'g2' }),
+      tpl('private', { visibility: 'private' }),
+      tpl('copying', { state: 'creating' }),
+    ];
+    assert.deepEqual(templatesForGroup(list, 'g1').map((t) => t.id), ['alpha', 'zeta']);
+    assert.deepEqual(templatesForGroup(list, 'g2').map((t) => t.id), ['other-group', 'zeta']);
+  });
+
+  test('sizes start at the template minimums; anything below is flagged', () => {
+    const t = tpl('big', { min_vcpus: 2, min_memory_mb: 2048, min_disk_gb: 20 });
+    assert.deepEqual(sizesFromTemplate(t), { vcpus: 2, memory_mb: 2048, disk_gb: 20 });
+    assert.deepEqual(sizesBelowMinimum(t, { vcpus: 2, memory_mb: 2048, disk_gb: 20 }), []);
+    assert.deepEqual(sizesBelowMinimum(t, { vcpus: 1, memory_mb: 4096, disk_gb: 10 }), ['vcpus', 'disk_gb']);
+    assert.deepEqual(sizesBelowMinimum(t, { vcpus: Number.NaN, memory_mb: 2048, disk_gb: 20 }), ['vcpus'], 'an emptied field cannot be sent');
+  });
+
+  test('the name pattern follows the server: slug of the group, <prefix>-<member>', () => {
+    assert.equal(defaultNamePrefix('Operating Systems — Autumn 2026'), 'operating-systems-autumn');
+    assert.equal(defaultNamePrefix('☃☃'), 'group');
+    assert.equal(memberVmName('os', 'carol'), 'os-carol');
+    assert.equal(memberVmName('p'.repeat(32), 'u'.repeat(40)).length, 64);
+    assert.equal(isValidNamePrefix('lab-1.a_b'), true);
+    for (const bad of ['', '-lab', 'has space', 'x'.repeat(33), 'ünï']) assert.equal(isValidNamePrefix(bad), false, bad);
+  });
+
+  test('progress only moves forward; another provision is ignored', () => {
+    const started = prov();
+    const oneDone = prov({ succeeded: 1, pending: 2 });
+    const finished = prov({ state: 'partial', succeeded: 2, failed: 1, pending: 0 });
+    assert.equal(applyProvisionUpdate(null, started), started);
+    assert.equal(applyProvisionUpdate(started, oneDone), oneDone);
+    assert.equal(applyProvisionUpdate(oneDone, started), oneDone, 'a late older copy does not bring back pending rows');
+    assert.equal(applyProvisionUpdate(oneDone, finished), finished);
+    assert.equal(applyProvisionUpdate(finished, prov({ succeeded: 2, failed: 1, pending: 0 })), finished, 'finished stays finished');
+    assert.equal(applyProvisionUpdate(finished, prov({ id: 'p2' })), finished, 'another provision');
+  });
+
+  test('summaries say how many were made and that failures are listed', () => {
+    assert.equal(provisionSummary(prov({ succeeded: 1, failed: 1, pending: 1 })), '2 of 3 machines done, 1 failed…');
+    assert.equal(provisionSummary(prov({ state: 'succeeded', succeeded: 3, pending: 0 })), 'All 3 machines created.');
+    assert.match(provisionSummary(prov({ state: 'partial', succeeded: 2, failed: 1, pending: 0 })), /^2 of 3 machines created; 1 failed/);
+    assert.match(provisionSummary(prov({ state: 'failed', failed: 3, pending: 0 })), /No machine was created/);
+  });
+
+  test('a quota refusal is explained by scope; other errors are not refusals', () => {
+    const group = quotaRefusal({ errorCode: 'QUOTA_EXCEEDED', message: 'Group quota exceeded for vms', details: { scope: 'group', resource: 'vms', limit: 1, used: 0, requested: 2 } });
+    assert.deepEqual(group && { scope: group.scope, limit: group.limit, requested: group.requested, members: group.members }, { scope: 'group', limit: 1, requested: 2, members: [] });
+    const member = quotaRefusal({ errorCode: 'QUOTA_EXCEEDED', message: 'Quota exceeded for vcpus', details: { scope: 'member', resource: 'vcpus', limit: 2, used: 2, requested: 1, members: [{ user_id: 'u1', username: 'carol' }, { user_id: 'u2', username: 'dave' }] } });
+    assert.deepEqual(member?.members, ['carol', 'dave']);
+    assert.equal(member?.scope, 'member');
+    assert.equal(quotaRefusal({ errorCode: 'VALIDATION_FAILED', message: 'bad' }), null);
+    assert.equal(quotaRefusal(new Error('network')), null);
+    assert.equal(quotaRefusal(undefined), null);
+  });
+
+  test('group.provision.progress is an admin event only with a provision in it', () => {
+    const ok = parseAdminEvent(JSON.stringify({ type: 'group.provision.progress', provision: { id: 'p1', group_id: 'g1', items: [] } }));
+    assert.equal(ok?.type, 'group.provision.progress');
+    assert.equal(parseAdminEvent(JSON.stringify({ type: 'group.provision.progress', provision: { id: 'p1' } })), null);
+    assert.equal(parseAdminEvent(JSON.stringify({ type: 'group.provision.progress' })), null);
   });
 });

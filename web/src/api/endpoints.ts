@@ -5,6 +5,7 @@ import type {
   AdminUser, AdminVmList, Alert, AuditEntry, AuditQuery, Backup, BootDevice, BootOrder, ConsoleSession, ConsoleTicket, Health, Host,
   Iso, List, Quota, QuotaDefaults, QuotaPatch, Role, Snapshot, UserFilter, UserQuota, UserQuotaPatch, Vm, VmAction, VmCreate, VmMedia,
   VmPatch, VmPatchResult, VmStats, Template, TemplateFromVm, SshKey, Group, GroupDetail, GroupCreate, GroupQuotaPatch, GroupBulkAction, GroupBulkResult, MyGroup,
+  GroupProvision, GroupProvisionRequest,
 } from './types';
 
 const enc = encodeURIComponent;
@@ -107,6 +108,11 @@ export const groups = {
   vms: (id: string) => api.get<List<Vm>>(`/api/admin/groups/${enc(id)}/vms`),
   bulk: (id: string, action: GroupBulkAction, snapshotName?: string) => api.post<GroupBulkResult>(`/api/admin/groups/${enc(id)}/actions`, { action, ...(snapshotName ? { snapshot_name: snapshotName } : {}) }),
   mine: () => api.get<List<MyGroup>>('/api/me/groups'),
+  /** 202: one VM per active member, all or nothing on quotas; progress arrives as `group.provision.progress`. */
+  provision: (id: string, body: GroupProvisionRequest) => api.post<GroupProvision>(`/api/admin/groups/${enc(id)}/provision`, body),
+  /** Newest first; each settled from the VM rows when asked. */
+  provisions: (id: string) => api.get<List<GroupProvision>>(`/api/admin/groups/${enc(id)}/provisions`),
+  provisionStatus: (provisionId: string) => api.get<GroupProvision>(`/api/admin/group-provisions/${enc(provisionId)}`),
 };
 
 export const templates = {

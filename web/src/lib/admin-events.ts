@@ -1,14 +1,15 @@
-// Admin-only messages on /ws/events (the server's `publishAdmin`): received alerts and backup
-// progress. Pure and import-free (tested in test/web/ui-logic.test.ts).
+// Admin-only messages on /ws/events (the server's `publishAdmin`): received alerts, backup
+// progress and group provisioning progress. Pure and import-free (tested in test/web/ui-logic.test.ts).
 
 export interface AlertLike { fingerprint: string; starts_at: string; status: string; updated_at: string; received_at: string }
 export interface BackupLike { id: string; status: string; progress?: unknown }
 
 export type AdminEvent =
   | { type: 'alert.firing' | 'alert.resolved'; alert?: AlertLike; truncated?: boolean }
-  | { type: 'backup.progress' | 'backup.completed' | 'backup.failed'; backup: { id: string; step?: string; bytes?: number; [k: string]: unknown } };
+  | { type: 'backup.progress' | 'backup.completed' | 'backup.failed'; backup: { id: string; step?: string; bytes?: number; [k: string]: unknown } }
+  | { type: 'group.provision.progress'; provision: { id: string; group_id: string; [k: string]: unknown } };
 
-const ADMIN_TYPES = new Set(['alert.firing', 'alert.resolved', 'backup.progress', 'backup.completed', 'backup.failed']);
+const ADMIN_TYPES = new Set(['alert.firing', 'alert.resolved', 'backup.progress', 'backup.completed', 'backup.failed', 'group.provision.progress']);
 
 /** An admin event from one websocket message, or null (VM events and anything unknown). */
 export function parseAdminEvent(data: unknown): AdminEvent | null {
@@ -19,8 +20,9 @@ export function parseAdminEvent(data: unknown): AdminEvent | null {
     return null;
   }
   if (!msg || typeof msg !== 'object') return null;
-  const m = msg as { type?: unknown; alert?: { fingerprint?: unknown }; backup?: { id?: unknown }; truncated?: unknown };
+  const m = msg as { type?: unknown; alert?: { fingerprint?: unknown }; backup?: { id?: unknown }; provision?: { id?: unknown; group_id?: unknown; items?: unknown }; truncated?: unknown };
   if (typeof m.type !== 'string' || !ADMIN_TYPES.has(m.type)) return null;
+  if (m.type === 'group.provision.progress') return typeof m.provision?.id === 'string' && typeof m.provision.group_id === 'string' && Array.isArray(m.provision.items) ? (msg as AdminEvent) : null;
   if (m.type.startsWith('alert.')) return m.truncated === true || typeof m.alert?.fingerprint === 'string' ? (msg as AdminEvent) : null;
   return typeof m.backup?.id === 'string' ? (msg as AdminEvent) : null;
 }

@@ -1,5 +1,6 @@
-// One group: members (add, remove), the group quota with its usage, the group's VMs with live
-// state, and bulk actions on them; rename is not offered here (PATCH exists), delete is.
+// One group: members (add, remove), the group quota with its usage, "Provision for group" (one VM
+// per member from a template), the group's VMs with live state, and bulk actions on them; rename
+// is not offered here (PATCH exists), delete is.
 import { useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { adminUsers, groups } from '../../api/endpoints';
@@ -14,6 +15,7 @@ import { formatTime } from '../../lib/format';
 import { useAsync } from '../../lib/useAsync';
 import { applyVmEvent, mergeFetchedVms } from '../../lib/vm-events';
 import { GroupBulkPanel } from './GroupBulkPanel';
+import { GroupProvisionPanel } from './GroupProvisionPanel';
 
 const GROUP_KEYS = ['vms', 'vcpus', 'memory_mb', 'disk_gb'] as const;
 
@@ -129,6 +131,7 @@ export function GroupPage() {
             <p className="muted">Caps the sum of the group's machines; each member's own quota still applies.</p>
             <QuotaEditor idPrefix="group-quota" keys={GROUP_KEYS} limits={g.quota} usage={g.usage} onSave={async (patch) => group.setData(await groups.setQuota(g.id, patch))} />
           </section>
+          <GroupProvisionPanel group={g} onProgress={reloadAll} />
           <AsyncView {...vms}>{(list) => <GroupVms group={g} vms={list} />}</AsyncView>
           <GroupBulkPanel groupId={g.id} vmCount={vms.data?.length ?? 0} onDone={reloadAll} />
           {deleting && (
