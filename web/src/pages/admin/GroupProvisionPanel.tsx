@@ -115,7 +115,7 @@ function ProvisionForm({ group, templates, onAccepted }: { group: GroupDetail; t
         <div className="field">
           <label htmlFor="prov-clone">Disk</label>
           <select id="prov-clone" value={cloneMode} onChange={(e) => setCloneMode(e.target.value as 'linked' | 'full')}>
-            <option value="linked">Linked clone (fast, shares the template's base)</option>
+            <option value="linked">Linked clone</option>
             <option value="full">Full copy</option>
           </select>
         </div>
