@@ -36,8 +36,8 @@ export interface RealVmStack {
   close(): Promise<void>;
 }
 
-export async function startRealVmStack(uri: string, opts: { pollIntervalMs: number; app: Omit<TestAppOptions, 'driver'> }): Promise<RealVmStack> {
-  const driver = createLibvirtDriver({ uri, pollIntervalMs: opts.pollIntervalMs });
+export async function startRealVmStack(uri: string, opts: { pollIntervalMs: number; callTimeoutMs?: number; app: Omit<TestAppOptions, 'driver'> }): Promise<RealVmStack> {
+  const driver = createLibvirtDriver({ uri, pollIntervalMs: opts.pollIntervalMs, ...(opts.callTimeoutMs ? { callTimeoutMs: opts.callTimeoutMs, connectTimeoutMs: opts.callTimeoutMs } : {}) });
   const outside = createLibvirtDriver({ uri });
   await outside.connect();
   const t = await buildTestApp({ ...opts.app, driver, env: { LIMEN_VM_ACCEL: 'tcg', ...opts.app.env } });

@@ -22,8 +22,12 @@ describe('templates on real QEMU: 10 linked clones in one batch', { skip: !URI &
     // 11 one-vCPU guests on a small CI machine: lift the host overcommit guard for this test
     // PostgreSQL when available: 11 TCG guests starve the event loop, PGlite would run on it too;
     // a generous body timeout for the same reason (requests are in-process, never slow clients)
+    // and libvirt calls get a minute: with 11 guests booting under TCG at load 30-46 libvirtd took
+    // over 15 s (the default) to answer a define check; the timeout dropped the connection and the
+    // clone being created was rolled back (404), which the test took for a clone that never ran
     stack = await startRealVmStack(URI!, {
       pollIntervalMs: 1000,
+      callTimeoutMs: 60_000,
       app: {
         engine: PG_URL ? 'postgres' : 'pglite',
         env: { LIMEN_CPU_OVERCOMMIT: '64' },
