@@ -9,25 +9,21 @@
 // libvirt = database, the running guest is still running and reported so, quota usage exact.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { privateServices, type PrivateServices } from '../helpers/services.js';
 import { PG_URL, REAL } from '../helpers/db.js';
 import { newAdmin, type TestUser } from '../helpers/factories.js';
 import { createLibvirtDriver, type HypervisorDriver } from '../../src/hypervisor/index.js';
 import { unlimitedQuota, waitFor, waitState, type VmJson } from '../vms/vm-helpers.js';
 import { mixedRequests, startLoad, summarize } from './load.js';
 
-const SCRIPT = join(import.meta.dirname, '..', '..', 'scripts', 'services', 'libvirt-host2.sh');
 const skip = !process.env.LIMEN_TEST_LIBVIRT_URI || !PG_URL ? 'needs real libvirt and PostgreSQL' : process.getuid?.() !== 0 ? 'a private libvirtd (mount namespace) needs root' : false;
 if (REAL && skip) throw new Error(`LIMEN_TEST_REAL=1 but the libvirtd fault test cannot run: ${skip}`);
 // a hang detector, not a speed bound: generous for a 2-core machine shared by other suites
 const TIMEOUT_MS = 30_000;
 
 describe('faults: libvirtd SIGKILLed and restarted under load', { skip, timeout: 240_000 }, () => {
-  let state: string;
+  let svc: PrivateServices;
   let daemon: (cmd: 'start' | 'stop' | 'kill-daemon' | 'start-daemon') => string;
   let t: TestApp;
   let driver: HypervisorDriver;
@@ -38,9 +34,8 @@ describe('faults: libvirtd SIGKILLed and restarted under load', { skip, timeout:
   const listAll = async () => (await t.app.inject({ method: 'GET', url: '/api/vms?per_page=200', headers: admin.auth })).json<{ items: VmJson[] }>().items;
 
   before(async () => {
-    state = mkdtempSync(join(tmpdir(), 'limen-faults-libvirtd-'));
-    chmodSync(state, 0o755);
-    daemon = (cmd) => execFileSync('bash', [SCRIPT, cmd], { env: { ...process.env, LIMEN_STATE: state }, encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    svc = privateServices('limen-faults-libvirtd-');
+    daemon = (cmd) => svc.run('libvirt-host2.sh', cmd);
     const uri = daemon('start');
     driver = createLibvirtDriver({ uri, pollIntervalMs: 500, callTimeoutMs: 5_000, maxBackoffMs: 2_000 });
     t = await buildTestApp({ engine: 'postgres', driver, env: { LIMEN_VM_ACCEL: 'tcg' }, vmOptions: { shutdownTimeoutMs: 3_000, reconcileEveryMs: 2_000 } });
@@ -59,7 +54,7 @@ describe('faults: libvirtd SIGKILLed and restarted under load', { skip, timeout:
     } finally {
       // destroys and undefines this daemon's domains (guests left running included), then stops it
       if (daemon) daemon('stop');
-      rmSync(state, { recursive: true, force: true });
+      svc?.remove();
     }
   });
 

@@ -1,7 +1,7 @@
 // Starts and stops a private instance of a real component through the project's own scripts,
 // for tests that must take a dependency down without disturbing other test files.
 import { execFile, execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -29,5 +29,26 @@ export function privatePostgres(port: number): PrivatePostgres {
     stop: () => void run('stop'),
     startAsync: () => runAsync('start'),
     stopAsync: () => runAsync('stop'),
+  };
+}
+
+export interface PrivateServices {
+  /** the $LIMEN_STATE the scripts keep their daemons, PIDs and sockets in */
+  state: string;
+  /** Runs scripts/services/<script> with these arguments; its stdout, trimmed. */
+  run(script: string, ...args: string[]): string;
+  /** Removes the state folder (stop the daemons first). */
+  remove(): void;
+}
+
+/** A private state folder for the service scripts (a second libvirtd, sshd…): the daemons a test starts there are its own. */
+export function privateServices(prefix: string): PrivateServices {
+  const state = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(state, 0o755); // libvirt-qemu and postgres must traverse it
+  const env = { ...process.env, LIMEN_STATE: state };
+  return {
+    state,
+    run: (script, ...args) => execFileSync('bash', [join(SCRIPTS, script), ...args], { env, encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'pipe'] }).trim(),
+    remove: () => rmSync(state, { recursive: true, force: true }),
   };
 }

@@ -8,11 +8,9 @@
 // refused with 503 and the VM is untouched.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, createReadStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { createReadStream, existsSync } from 'node:fs';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { privateServices, type PrivateServices } from '../helpers/services.js';
 import { newAdmin, newUser, type TestUser } from '../helpers/factories.js';
 import { assertErrorBody } from '../helpers/contract.js';
 import { createLibvirtDriver, type HypervisorDriver } from '../../src/hypervisor/index.js';
@@ -21,7 +19,6 @@ import { readRfbGreeting, unlimitedQuota, waitFor, waitGone, waitState, type VmJ
 const URI = process.env.LIMEN_TEST_LIBVIRT_URI;
 const REAL = process.env.LIMEN_TEST_REAL === '1';
 const ISO = '/usr/lib/grub-rescue/grub-rescue-cdrom.iso';
-const SCRIPT = join(import.meta.dirname, '..', '..', 'scripts', 'services', 'libvirt-host2.sh');
 const why =
   URI === undefined ? 'LIMEN_TEST_LIBVIRT_URI is not set (no real libvirt here)' : process.getuid?.() !== 0 ? 'the second libvirt host needs root' : !existsSync(ISO) ? `${ISO} is missing (grub-rescue-pc)` : null;
 if (why && REAL) throw new Error(`migration test cannot run: ${why}`);
@@ -29,7 +26,7 @@ if (why && REAL) throw new Error(`migration test cannot run: ${why}`);
 type Vm = VmJson & { host: string; migrating_to: string | null };
 
 describe('VM migration between two real hypervisor hosts', { skip: why ?? false, timeout: 900_000 }, () => {
-  let state: string;
+  let svc: PrivateServices;
   let h2: (cmd: 'start' | 'stop' | 'stop-daemon' | 'start-daemon') => string;
   let driver: HypervisorDriver;
   let t: TestApp;
@@ -49,9 +46,8 @@ describe('VM migration between two real hypervisor hosts', { skip: why ?? false,
   };
 
   before(async () => {
-    state = mkdtempSync(join(tmpdir(), 'limen-migrate-'));
-    chmodSync(state, 0o755);
-    h2 = (cmd) => execFileSync('bash', [SCRIPT, cmd], { env: { ...process.env, LIMEN_STATE: state }, encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    svc = privateServices('limen-migrate-');
+    h2 = (cmd) => svc.run('libvirt-host2.sh', cmd);
     const h2Uri = h2('start');
     driver = createLibvirtDriver({ uri: URI!, pollIntervalMs: 500, callTimeoutMs: 10_000 });
     t = await buildTestApp({
@@ -80,11 +76,12 @@ describe('VM migration between two real hypervisor hosts', { skip: why ?? false,
         await waitGone(t.app, user, vm.uuid, 30_000).catch(() => undefined);
       }
       if (t) await t.close();
-      if (t && process.env.MIGRATE_DEBUG_LOG) (await import('node:fs')).writeFileSync(process.env.MIGRATE_DEBUG_LOG, t.logs.text());
       await driver?.close();
     } finally {
-      if (h2) h2('stop');
-      rmSync(state, { recursive: true, force: true });
+      if (svc) {
+        svc.run('libvirt-host2.sh', 'stop');
+        svc.remove();
+      }
     }
   });
 

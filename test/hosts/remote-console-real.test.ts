@@ -8,11 +8,10 @@
 // the ssh process too).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, createReadStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { privateServices, type PrivateServices } from '../helpers/services.js';
 import { newAdmin, newUser, type TestUser } from '../helpers/factories.js';
 import { rfbConnect } from '../helpers/rfb-client.js';
 import { createLibvirtDriver, type HypervisorDriver } from '../../src/hypervisor/index.js';
@@ -22,7 +21,6 @@ import { sshChildren, sshdForwardTargets } from './ssh-helpers.js';
 const URI = process.env.LIMEN_TEST_LIBVIRT_URI;
 const REAL = process.env.LIMEN_TEST_REAL === '1';
 const ISO = '/usr/lib/grub-rescue/grub-rescue-cdrom.iso';
-const SERVICES = join(import.meta.dirname, '..', '..', 'scripts', 'services');
 const why =
   URI === undefined ? 'LIMEN_TEST_LIBVIRT_URI is not set (no real libvirt here)'
   : process.getuid?.() !== 0 ? 'the second libvirt host and the test sshd need root'
@@ -31,7 +29,7 @@ const why =
 if (why && REAL) throw new Error(`remote console test cannot run: ${why}`);
 
 describe('console of a VM on a qemu+ssh:// host', { skip: why ?? false, timeout: 900_000 }, () => {
-  let state: string;
+  let svc: PrivateServices;
   let run: (script: string, ...args: string[]) => string;
   let driver: HypervisorDriver;
   let t: TestApp;
@@ -52,10 +50,8 @@ describe('console of a VM on a qemu+ssh:// host', { skip: why ?? false, timeout:
   };
 
   before(async () => {
-    state = mkdtempSync(join(tmpdir(), 'limen-rconsole-'));
-    chmodSync(state, 0o755);
-    run = (script, ...args) =>
-      execFileSync('bash', [join(SERVICES, script), ...args], { env: { ...process.env, LIMEN_STATE: state }, encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    svc = privateServices('limen-rconsole-');
+    run = (script, ...args) => svc.run(script, ...args);
     run('sshd.sh', 'start');
     const h2Uri = run('libvirt-host2.sh', 'start');
     const socket = new URL(h2Uri).searchParams.get('socket')!;
@@ -109,13 +105,13 @@ describe('console of a VM on a qemu+ssh:// host', { skip: why ?? false, timeout:
         run('libvirt-host2.sh', 'stop');
         run('sshd.sh', 'stop');
       }
-      rmSync(state, { recursive: true, force: true });
+      svc?.remove();
     }
   });
 
   test('the console reaches QEMU through an ssh tunnel: greeting, ServerInit, a framebuffer update; closing it ends the ssh process', async () => {
     const port = await vncPort();
-    const sshdLog = join(state, 'sshd', 'sshd.log');
+    const sshdLog = join(svc.state, 'sshd', 'sshd.log');
     const forwardsBefore = sshdForwardTargets(readFileSync(sshdLog, 'utf8')).filter((p) => p === port).length;
 
     const rfb = await rfbConnect(await ticket(vm.uuid), 120_000);

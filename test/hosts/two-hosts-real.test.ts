@@ -7,11 +7,10 @@
 // resyncs (a guest that died while its host was away is seen stopped).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { privateServices, type PrivateServices } from '../helpers/services.js';
 import { newAdmin, newUser, type TestUser } from '../helpers/factories.js';
 import { assertErrorBody } from '../helpers/contract.js';
 import { createLibvirtDriver, type HypervisorDriver } from '../../src/hypervisor/index.js';
@@ -19,12 +18,11 @@ import { unlimitedQuota, waitFor, waitGone, waitState, type VmJson } from '../vm
 
 const URI = process.env.LIMEN_TEST_LIBVIRT_URI;
 const REAL = process.env.LIMEN_TEST_REAL === '1';
-const SCRIPT = join(import.meta.dirname, '..', '..', 'scripts', 'services', 'libvirt-host2.sh');
 const why = URI === undefined ? 'LIMEN_TEST_LIBVIRT_URI is not set (no real libvirt here)' : process.getuid?.() !== 0 ? 'the second libvirt host needs root' : null;
 if (why && REAL) throw new Error(`two-host test cannot run: ${why}`);
 
 describe('two real hypervisor hosts', { skip: why ?? false, timeout: 600_000 }, () => {
-  let state: string;
+  let svc: PrivateServices;
   let h2: (cmd: 'start' | 'stop' | 'stop-daemon' | 'start-daemon') => string;
   let h2Uri: string;
   let driver: HypervisorDriver;
@@ -48,9 +46,8 @@ describe('two real hypervisor hosts', { skip: why ?? false, timeout: 600_000 }, 
   };
 
   before(async () => {
-    state = mkdtempSync(join(tmpdir(), 'limen-host2-'));
-    chmodSync(state, 0o755);
-    h2 = (cmd) => execFileSync('bash', [SCRIPT, cmd], { env: { ...process.env, LIMEN_STATE: state }, encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    svc = privateServices('limen-host2-');
+    h2 = (cmd) => svc.run('libvirt-host2.sh', cmd);
     h2Uri = h2('start');
     driver = createLibvirtDriver({ uri: URI!, pollIntervalMs: 500, callTimeoutMs: 5_000, maxBackoffMs: 2_000 });
     t = await buildTestApp({
@@ -79,8 +76,10 @@ describe('two real hypervisor hosts', { skip: why ?? false, timeout: 600_000 }, 
       }
       await driver?.close();
     } finally {
-      if (h2) h2('stop');
-      rmSync(state, { recursive: true, force: true });
+      if (svc) {
+        svc.run('libvirt-host2.sh', 'stop');
+        svc.remove();
+      }
     }
   });
 
@@ -149,9 +148,9 @@ describe('two real hypervisor hosts', { skip: why ?? false, timeout: 600_000 }, 
     assert.equal(c.host, 'default');
 
     // the guest dies while its host's daemon is away: only a resync can tell
-    const pidFile = readdirSync(join(state, 'libvirt-host2', 'run', 'qemu')).find((f) => f.endsWith('.pid') && f.includes(guest.uuid));
+    const pidFile = readdirSync(join(svc.state, 'libvirt-host2', 'run', 'qemu')).find((f) => f.endsWith('.pid') && f.includes(guest.uuid));
     assert.ok(pidFile, 'the guest QEMU pid file');
-    process.kill(Number(readFileSync(join(state, 'libvirt-host2', 'run', 'qemu', pidFile), 'utf8').trim()), 'SIGKILL');
+    process.kill(Number(readFileSync(join(svc.state, 'libvirt-host2', 'run', 'qemu', pidFile), 'utf8').trim()), 'SIGKILL');
 
     h2('start-daemon');
     await waitFor('health ok again', async () => ((await health()).code === 200 ? true : undefined), 60_000);
