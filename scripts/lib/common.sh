@@ -96,3 +96,14 @@ wait_http_ready() {
     sleep 0.1
   done
 }
+
+# Destroys and undefines LIMEN's domains (limen-*) on the libvirt at URI $1: libvirtd leaves guests
+# running when it exits, so a script stopping a daemon it started removes them first.
+remove_limen_domains() {
+  local uri="$1" d
+  for d in $(virsh -q -c "$uri" list --all --name 2>/dev/null | grep '^limen-' || true); do
+    virsh -q -c "$uri" destroy "$d" >/dev/null 2>&1 || true
+    virsh -q -c "$uri" undefine "$d" --snapshots-metadata --nvram >/dev/null 2>&1 \
+      || virsh -q -c "$uri" undefine "$d" --snapshots-metadata >/dev/null 2>&1 || true
+  done
+}

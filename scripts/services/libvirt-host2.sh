@@ -64,11 +64,7 @@ case "${1:-}" in
     ;;
   stop)
     if virsh_ok; then
-      for d in $(virsh -q -c "$URI" list --all --name 2>/dev/null | grep '^limen-' || true); do
-        virsh -q -c "$URI" destroy "$d" >/dev/null 2>&1 || true
-        virsh -q -c "$URI" undefine "$d" --snapshots-metadata --nvram >/dev/null 2>&1 \
-          || virsh -q -c "$URI" undefine "$d" --snapshots-metadata >/dev/null 2>&1 || true
-      done
+      remove_limen_domains "$URI"
     fi
     stop_pidfile "$PIDFILE" 15
     # guests left running while the daemon was away (the daemon was stopped first): their QEMU

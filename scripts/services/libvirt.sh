@@ -50,11 +50,7 @@ case "${1:-}" in
     # libvirtd leaves guests running when it exits: destroy LIMEN's domains first (only when we
     # started the daemon, so a developer's own libvirt is never touched).
     if virsh_ok; then
-      for d in $(virsh -q -c "$URI" list --all --name 2>/dev/null | grep '^limen-' || true); do
-        virsh -q -c "$URI" destroy "$d" >/dev/null 2>&1 || true
-        virsh -q -c "$URI" undefine "$d" --snapshots-metadata --nvram >/dev/null 2>&1 \
-          || virsh -q -c "$URI" undefine "$d" --snapshots-metadata >/dev/null 2>&1 || true
-      done
+      remove_limen_domains "$URI"
     fi
     stop_pidfile "$DIR/libvirtd.pid" 15
     stop_pidfile "$DIR/virtlogd.pid" 10
