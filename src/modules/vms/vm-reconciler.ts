@@ -15,11 +15,16 @@ import type { VmMigrator } from './vm-migration.js';
 import { vmLockKey, type VmRuntime } from './vm-runtime.js';
 import { vmStateOf } from './vm-state.js';
 import type { VmStore } from './vm-store.js';
-import { listVms } from './vms.repo.js';
+import { findVm, listVms, type VmRecord } from './vms.repo.js';
 
 export interface VmReconciler {
   tick(host: string): Promise<void>;
   orphans(): DomainSummary[];
+}
+
+/** The row under the lock is the one listed: still there, on this host, with no state write since. */
+function unchanged(listed: VmRecord, now: VmRecord | undefined, host: string): boolean {
+  return now !== undefined && now.host === host && now.stateVersion === listed.stateVersion && now.migratingTo === listed.migratingTo;
 }
 
 export function createVmReconciler(rt: VmRuntime, store: VmStore, lifecycle: VmLifecycle, migrator: VmMigrator): VmReconciler {
@@ -36,12 +41,18 @@ export function createVmReconciler(rt: VmRuntime, store: VmStore, lifecycle: VmL
       const byUuid = new Map(domains.map((d) => [d.uuid, d]));
       const known = new Set(rows.map((r) => r.uuid));
 
-      for (const vm of rows) {
-        if (rt.busy.has(vm.uuid) || ctx.shutdown.aborted) continue;
+      for (const listed of rows) {
+        if (rt.busy.has(listed.uuid) || ctx.shutdown.aborted) continue;
         // an operation in flight on another instance holds the VM's lock: leave the row to it
-        if (!(await ctx.cluster.tryLock(vmLockKey(vm.uuid)))) continue;
-        rt.busy.add(vm.uuid);
+        if (!(await ctx.cluster.tryLock(vmLockKey(listed.uuid)))) continue;
+        rt.busy.add(listed.uuid);
         try {
+          // an operation that ended between the list and the lock (a rolled-back create, a delete,
+          // a move) changed or removed the row: acting on the listed copy would redo its work (a
+          // second create of a VM already rolled back). The next tick sees the row afresh.
+          const now = await findVm(ctx.database.db, listed.uuid);
+          if (!unchanged(listed, now, host)) continue;
+          const vm = listed;
           if (vm.migratingTo) await migrator.recover(vm);
           else if (vm.state === 'creating') await lifecycle.recoverCreate(vm);
           else if (vm.state === 'deleting') {
@@ -58,10 +69,10 @@ export function createVmReconciler(rt: VmRuntime, store: VmStore, lifecycle: VmL
             }
           }
         } catch (err) {
-          ctx.log.warn({ err, vm: vm.uuid }, 'reconcile of a VM failed; retrying next tick');
+          ctx.log.warn({ err, vm: listed.uuid }, 'reconcile of a VM failed; retrying next tick');
         } finally {
-          rt.busy.delete(vm.uuid);
-          await ctx.cluster.unlock(vmLockKey(vm.uuid));
+          rt.busy.delete(listed.uuid);
+          await ctx.cluster.unlock(vmLockKey(listed.uuid));
         }
       }
 
@@ -76,7 +87,8 @@ export function createVmReconciler(rt: VmRuntime, store: VmStore, lifecycle: VmL
           // committed migration left on its old host (removed under the VM's lock)
           if (row.migratingTo === host || rt.busy.has(uuid) || !(await ctx.cluster.tryLock(vmLockKey(uuid)))) continue;
           try {
-            if (await migrator.removeLeftover(host, d, row)) continue;
+            const current = await findVm(ctx.database.db, uuid); // the row as it is under the lock
+            if (current && current.host !== host && (await migrator.removeLeftover(host, d, current))) continue;
           } catch (err) {
             ctx.log.warn({ err, vm: uuid, host }, 'removing a migration leftover failed; retrying next tick');
           } finally {
