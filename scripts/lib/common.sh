@@ -97,6 +97,26 @@ wait_http_ready() {
   done
 }
 
+# Starts an HTTP daemon (Prometheus, Alertmanager) in the background on 127.0.0.1:PORT, records its
+# PID and port under DIR, waits for URL/-/ready and prints the URL.
+# usage: run_http_daemon NAME DIR PORT PIDFILE LOGFILE COMMAND [ARGS...]
+run_http_daemon() {
+  local name="$1" dir="$2" port="$3" pidfile="$4" logfile="$5"
+  shift 5
+  "$@" >"$logfile" 2>&1 </dev/null &
+  echo $! >"$pidfile"
+  echo "$port" >"$dir/port"
+  wait_http_ready "$name" "http://127.0.0.1:$port" "$pidfile" "$logfile"
+  echo "http://127.0.0.1:$port"
+}
+
+# Prints the URL of a daemon run_http_daemon started under DIR; fails when it is not running.
+# usage: http_daemon_url DIR PIDFILE
+http_daemon_url() {
+  [ -f "$1/port" ] && pid_alive "$(cat "$2" 2>/dev/null)" || return 1
+  echo "http://127.0.0.1:$(cat "$1/port")"
+}
+
 # Destroys and undefines LIMEN's domains (limen-*) on the libvirt at URI $1: libvirtd leaves guests
 # running when it exits, so a script stopping a daemon it started removes them first.
 remove_limen_domains() {

@@ -23,22 +23,17 @@ case "${1:-}" in
     mkdir -p "$DIR"
     stop_pidfile "$PIDFILE"
     rm -rf "$DIR/data"
-    URL="http://127.0.0.1:$PORT"
     # shellcheck disable=SC2086
-    prometheus --config.file="$CONFIG" --storage.tsdb.path="$DIR/data" \
+    run_http_daemon prometheus "$DIR" "$PORT" "$PIDFILE" "$LOGFILE" \
+      prometheus --config.file="$CONFIG" --storage.tsdb.path="$DIR/data" \
       --web.listen-address="127.0.0.1:$PORT" --web.enable-lifecycle \
-      ${LIMEN_PROMETHEUS_ARGS:-} >"$LOGFILE" 2>&1 </dev/null &
-    echo $! >"$PIDFILE"
-    echo "$PORT" >"$DIR/port"
-    wait_http_ready prometheus "$URL" "$PIDFILE" "$LOGFILE"
-    echo "$URL"
+      ${LIMEN_PROMETHEUS_ARGS:-}
     ;;
   stop)
     stop_pidfile "$PIDFILE"
     ;;
   url)
-    [ -f "$DIR/port" ] && pid_alive "$(cat "$PIDFILE" 2>/dev/null)" || exit 1
-    echo "http://127.0.0.1:$(cat "$DIR/port")"
+    http_daemon_url "$DIR" "$PIDFILE" || exit 1
     ;;
   *) echo "usage: $0 start CONFIG_FILE [PORT] | stop | url" >&2; exit 64 ;;
 esac

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
+import { readRfbGreeting } from '../vms/vm-helpers.js';
 import {
   createDiskImages,
   createLibvirtDriver,
@@ -25,27 +25,6 @@ const STATE = resolve(process.env.LIMEN_STATE ?? '.state');
 
 if (REAL && !REAL_URI) throw new Error('LIMEN_TEST_REAL=1 but LIMEN_TEST_LIBVIRT_URI is not set: libvirt did not start');
 if (REAL && !ISO) throw new Error('LIMEN_TEST_REAL=1 but the GRUB rescue ISO (grub-rescue-pc) is missing');
-
-/** Reads the RFB banner from a VNC port (retries while QEMU is still opening it). */
-async function readRfbGreeting(host: string, port: number, deadlineMs = 10_000): Promise<string> {
-  const until = Date.now() + deadlineMs;
-  for (;;) {
-    try {
-      return await new Promise<string>((ok, fail) => {
-        const s = connect({ host, port });
-        s.setTimeout(3000, () => s.destroy(new Error('rfb timeout')));
-        s.once('data', (b) => {
-          ok(b.toString('latin1'));
-          s.destroy();
-        });
-        s.once('error', fail);
-      });
-    } catch (e) {
-      if (Date.now() > until) throw e;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
 
 async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
   const until = Date.now() + ms;
