@@ -17,6 +17,7 @@ import { createVmSettingsService } from './vm-settings.service.js';
 import { createStatsSampler } from './vm-stats.js';
 import { createVmStore } from './vm-store.js';
 import { registerVmRoutes } from './vms.routes.js';
+import { createVmListCache, VM_ROWS_CHANNEL } from './vm-list-cache.js';
 import { toVmDto } from './vms.schemas.js';
 import { createVmsService, type CreateBatchOptions, type CreateVmInput } from './vms.service.js';
 import { countVmsOf, findVm, listVms } from './vms.repo.js';
@@ -210,7 +211,17 @@ export function registerVmModule(ctx: AppContext, opts: VmModuleOptions): Fastif
       },
     });
 
+    // Exact list cache on the embedded database only (vm-list-cache.ts says why not on PostgreSQL).
+    const listCache = createVmListCache();
+    let unlistenRows: (() => Promise<void>) | undefined;
+    if (ctx.database.raw.kind === 'pglite') {
+      unlistenRows = await ctx.database.raw.pglite.listen(VM_ROWS_CHANNEL, () => listCache.invalidate());
+      listCache.activate();
+    }
+
     app.addHook('onClose', async () => {
+      listCache.invalidate();
+      await unlistenRows?.().catch(() => undefined);
       unsubscribe();
       offConn();
       const stopped = Promise.all([reconcileLoop.stop(), statsLoop.stop(), addressLoop.stop()]);
@@ -218,6 +229,6 @@ export function registerVmModule(ctx: AppContext, opts: VmModuleOptions): Fastif
       await stopped;
     });
 
-    await app.register(registerVmRoutes({ vms, settings, stats, reconciler, migrator }));
+    await app.register(registerVmRoutes({ vms, settings, stats, reconciler, migrator, listCache }));
   };
 }

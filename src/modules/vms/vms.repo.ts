@@ -184,10 +184,11 @@ export async function listVmPage(db: Queryable, f: { ownerId?: string; limit: nu
   const where = f.ownerId ? sql`where owner_id = ${f.ownerId}` : sql``;
   // The total as a scalar subquery, not `count(*) over ()`: a window aggregate materialises every
   // matching row (all columns) before the limit — for an admin's first page of 1,000 VMs that was
-  // ~40 % of the statement's CPU on the embedded database (docs/performance.md).
+  // ~40 % of the statement's CPU on the embedded database (docs/performance.md). VM_COLUMNS, not
+  // `*`: the list must carry host_reachable like every other read of a VM.
   const rows = await queryRows<Row & { total: string | number }>(
     db,
-    sql`select *, (select count(*) from vms ${where}) as total from vms ${where} order by created_at, uuid limit ${f.limit} offset ${f.offset}`,
+    sql`select ${VM_COLUMNS}, (select count(*) from vms ${where}) as total from vms ${where} order by created_at, uuid limit ${f.limit} offset ${f.offset}`,
   );
   if (rows.length > 0) return { items: rows.map(toRecord), total: Number(rows[0]!.total) };
   if (f.offset === 0) return { items: [], total: 0 };
