@@ -20,4 +20,5 @@ if [ -z "${LIBVIRT_URI:-}" ] && [ "$(id -u)" = 0 ] && [ -x scripts/services/libv
   bash scripts/services/libvirt.sh start >/dev/null
 fi
 
-exec node bin/limen.js serve
+# shellcheck disable=SC2086
+exec node $LIMEN_SERVER_NODE_FLAGS bin/limen.js serve

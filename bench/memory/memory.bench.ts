@@ -2,7 +2,7 @@
 // dir, libvirt test driver) holding 1,000 VMs and 500 idle /ws/events sockets, against the same
 // server idle with 0 VMs and 0 sockets, started the same way in the same run. Target (issue 12):
 // ≤ 300 MiB. RSS is read from /proc/<pid>/status after the server has been idle for a while.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,8 +38,13 @@ interface Server {
   dataDir: string;
 }
 
-async function start(dataDir: string, databaseUrl = ''): Promise<Server> {
-  const child = spawn(process.execPath, [join(root, 'bin/limen.js'), 'serve'], {
+/** The server's node flags as `npm start` passes them (scripts/lib/common.sh is their one home). */
+const SERVER_FLAGS = execFileSync('bash', ['-c', 'source scripts/lib/common.sh && printf %s "$LIMEN_SERVER_NODE_FLAGS"'], { cwd: root, encoding: 'utf8' })
+  .split(/\s+/)
+  .filter(Boolean);
+
+async function start(dataDir: string, databaseUrl = '', flags = SERVER_FLAGS): Promise<Server> {
+  const child = spawn(process.execPath, [...flags, join(root, 'bin/limen.js'), 'serve'], {
     cwd: root,
     env: { ...process.env, LIMEN_DATA_DIR: dataDir, LIBVIRT_URI: 'test:///default', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', DATABASE_URL: databaseUrl },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -95,9 +100,9 @@ async function prepared(vms: number, serverUrl?: string): Promise<{ dataDir: str
 }
 
 /** Starts a prepared server, opens `sockets` event sockets, measures idle RSS, stops it. */
-async function measure(vms: number, sockets: number, serverUrl?: string): Promise<{ rss: number; listed: number }> {
+async function measure(vms: number, sockets: number, serverUrl?: string, flags = SERVER_FLAGS): Promise<{ rss: number; listed: number }> {
   const p = await prepared(vms, serverUrl);
-  const s = await start(p.dataDir, p.databaseUrl);
+  const s = await start(p.dataDir, p.databaseUrl, flags);
   const login = await fetch(`${s.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: p.users[1]!.username, password: PASSWORD }) });
   const { access_token: token } = (await login.json()) as { access_token: string };
   const open: WebSocket[] = [];
@@ -121,6 +126,8 @@ async function measure(vms: number, sockets: number, serverUrl?: string): Promis
 const baseline = (await measure(0, 0)).rss;
 const loaded = await measure(VMS, SOCKETS);
 const rss = loaded.rss;
+// the same load with Node's default flags: what LIMEN_SERVER_NODE_FLAGS saves
+const nodeDefaults = SERVER_FLAGS.length > 0 ? (await measure(VMS, SOCKETS, undefined, [])).rss : rss;
 const pgServer = await benchPostgres();
 let pgRss: number | undefined;
 let pgBaseline: number | undefined;
@@ -137,6 +144,7 @@ console.log(`idle RSS: ${rss} MiB with ${VMS} VMs and ${SOCKETS} sockets; ${base
 const entries: BenchEntry[] = [
   { name: 'memory.idle_rss_1000_vms_500_sockets', value: rss, unit: 'MiB', baseline, ratio: round(rss / baseline), target: '≤ 300 MiB', met: rss <= 300 },
   { name: 'memory.idle_rss_empty', value: baseline, unit: 'MiB', baseline: null, ratio: null, target: null, met: null },
+  { name: 'memory.idle_rss_1000_vms_500_sockets.node_default_flags', value: nodeDefaults, unit: 'MiB', baseline: rss, ratio: round(nodeDefaults / rss), target: null, met: null },
   ...(pgRss !== undefined && pgBaseline !== undefined
     ? [
         { name: 'memory.postgres.idle_rss_1000_vms_500_sockets', value: pgRss, unit: 'MiB', baseline: pgBaseline, ratio: round(pgRss / pgBaseline), target: '≤ 300 MiB', met: pgRss <= 300 },
@@ -146,7 +154,8 @@ const entries: BenchEntry[] = [
 ];
 const md = `# Idle memory — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC
 
-${machine()} (the machine is shared; 1-min load at the end ${load1()}). \`node bin/limen.js serve\` as a child process, embedded
+${machine()} (the machine is shared; 1-min load at the end ${load1()}). \`node ${SERVER_FLAGS.join(' ')} bin/limen.js serve\` as a child process (the flags of \`npm start\`;
+the \`node_default_flags\` row: the same load without them), embedded
 database (PGlite) in a fresh data dir, libvirt test driver; dist/ was ${distStale}. Loaded: ${VMS} VMs over 200 users seeded into
 the database before start, ${SOCKETS} idle \`/ws/events\` sockets. RSS = highest of 5 samples of VmRSS
 after ${IDLE_MS / 1000} s idle. Baseline: the same server, 0 VMs, 0 sockets (its database also created before start). The

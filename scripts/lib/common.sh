@@ -7,6 +7,12 @@ mkdir -p "$LIMEN_STATE"
 
 log() { printf '[limen] %s\n' "$*" >&2; }
 
+# Node flags of the server process (`npm start`, docs/operations.md's unit, bench/memory).
+# --v8-pool-size=1: V8's background threads (concurrent GC, compiling PGlite's 9 MB of WebAssembly)
+# each keep a malloc arena of freed compiler memory; with the default 4 an idle server holds ~45 MiB
+# more (bench/results/*-memory.md). One background thread is enough for a 1–2 core API server.
+LIMEN_SERVER_NODE_FLAGS="${LIMEN_SERVER_NODE_FLAGS---v8-pool-size=1}"
+
 # Debian packages the full product and its test suite use (RECIPES.md).
 LIMEN_APT_PACKAGES=(libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 genisoimage
   qemu-utils libvirt-dev pkg-config prometheus prometheus-alertmanager postgresql chromium nginx
