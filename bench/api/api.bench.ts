@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { openLoop } from '../lib/open-loop.js';
 import { mergeResults, round, type BenchEntry } from '../lib/results.js';
 import { benchPostgres, load1, machine, PASSWORD } from './fixture.js';
 
@@ -96,11 +97,14 @@ async function measure(engine: string, dbUrl: string | undefined): Promise<Bench
   await drained(limen);
   const listAdmin = await run('GET /api/vms (admin, first page: 50 of 1,000 VMs)', { url: `${limen}/api/vms`, headers: bearer(info.adminToken) });
   await drained(limen);
-  // The same 200 connections, but requests offered at a fixed rate (half the closed loop's maximum
-  // by default) instead of as fast as answers come back: the latency a user sees when the server
-  // is busy but not saturated. autocannon spreads overallRate over the connections.
+  // The same 200 connections, but requests offered at a fixed, evenly spaced rate (half the closed
+  // loop's maximum by default) instead of as fast as answers come back: the latency a user sees
+  // when the server is busy but not saturated (bench/lib/open-loop.ts: why not autocannon's rate).
   const openRate = Math.max(1, Math.round(OPEN_SHARE * listUser.rps));
-  const listUserOpen = await run(`GET /api/vms (user) at a fixed ${openRate} req/s`, { url: `${limen}/api/vms`, headers: bearer(info.userToken), overallRate: openRate });
+  const cpuOpen0 = cpuUsOf(serverPid);
+  const open = await openLoop({ url: `${limen}/api/vms`, headers: bearer(info.userToken), rate: openRate, durationS: DURATION_S, connections: CONNECTIONS });
+  const listUserOpen: Run = { rps: open.rps, cpuUs: round((cpuUsOf(serverPid) - cpuOpen0) / Math.max(1, open.completed), 0), p50: open.p50, p99: open.p99, non2xx: open.non2xx, errors: open.errors };
+  console.log(`  GET /api/vms (user), open loop at ${openRate} req/s: served ${open.rps} req/s, p50 ${open.p50} ms, p99 ${open.p99} ms, max ${open.max} ms, non-2xx ${open.non2xx}, errors ${open.errors}`);
   await drained(limen);
   // Successful logins: argon2id verification bounds this on purpose (also the brute-force cost).
   const login = await run('POST /api/auth/login (valid)', {
@@ -174,9 +178,11 @@ Two kinds of load, both with ${CONNECTIONS} open connections:
 - **closed loop** (\`*.p99\`, \`*.throughput\`): every connection sends its next request as soon as the
   answer arrives, so the server is saturated and ${CONNECTIONS} requests are always in flight. Then
   p99 ≥ ${CONNECTIONS} / throughput (Little's law): a p99 of 20 ms at saturation needs ≥ ${CONNECTIONS / 0.02} req/s.
-- **open loop** (\`list_vms_user.open_loop_p99\`): requests offered at a fixed rate, ${Math.round(OPEN_SHARE * 100)} % of the closed
-  loop's measured throughput, spread over the same connections: the latency while busy but not
-  saturated (its baseline column is the rate actually served).
+- **open loop** (\`list_vms_user.open_loop_p99\`): requests scheduled evenly at a fixed rate, ${Math.round(OPEN_SHARE * 100)} % of the
+  closed loop's measured throughput, over a pool of the same number of connections, each latency
+  counted from its scheduled time (bench/lib/open-loop.ts; autocannon's \`overallRate\` fires every
+  connection's per-second quota at once each second, a burst, not an open loop): the latency while
+  busy but not saturated (its baseline column is the rate actually served).
 `;
 console.log(md);
 console.log(`results: ${mergeResults(entries, { suffix: 'api', text: md })}`);

@@ -47,12 +47,13 @@ export function createVmReconciler(rt: VmRuntime, store: VmStore, lifecycle: VmL
         if (!(await ctx.cluster.tryLock(vmLockKey(listed.uuid)))) continue;
         rt.busy.add(listed.uuid);
         try {
-          // an operation that ended between the list and the lock (a rolled-back create, a delete,
-          // a move) changed or removed the row: acting on the listed copy would redo its work (a
-          // second create of a VM already rolled back). The next tick sees the row afresh.
-          const now = await findVm(ctx.database.db, listed.uuid);
-          if (!unchanged(listed, now, host)) continue;
+          // a recovery redoes an operation: if that operation ended between the list and the lock
+          // (a rolled-back create, a delete, a move) the row changed or is gone, and redoing it
+          // from the listed copy would create a VM already rolled back. The next tick sees the row
+          // afresh. (Observations need no re-read: they are written only if the version is unchanged.)
           const vm = listed;
+          const recovers = vm.migratingTo !== null || vm.state === 'creating' || vm.state === 'deleting';
+          if (recovers && !unchanged(vm, await findVm(ctx.database.db, vm.uuid), host)) continue;
           if (vm.migratingTo) await migrator.recover(vm);
           else if (vm.state === 'creating') await lifecycle.recoverCreate(vm);
           else if (vm.state === 'deleting') {
