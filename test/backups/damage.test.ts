@@ -62,7 +62,14 @@ describe('damaged archives and failed restores (pglite)', () => {
     rmSync(work, { recursive: true, force: true });
   });
 
-  const liveFingerprint = (): string => JSON.stringify([sha(vms[0]!.disk), readdirSync(live.dataDir).sort(), readdirSync(join(live.dataDir, 'db')).length]);
+  /** Every path under the live data dir with the SHA-256 of every file: equal means byte-identical. */
+  const liveFingerprint = (): string => {
+    const walk = (dir: string, rel: string): string[] =>
+      readdirSync(dir, { withFileTypes: true })
+        .sort((a, b) => a.name.localeCompare(b.name))
+        .flatMap((d) => (d.isDirectory() ? [`${rel}${d.name}/`, ...walk(join(dir, d.name), `${rel}${d.name}/`)] : [`${rel}${d.name} ${sha(join(dir, d.name))}`]));
+    return walk(live.dataDir, '').join('\n');
+  };
 
   async function assertRefusedAndUntouched(bad: string, why: RegExp): Promise<void> {
     const v = await verifyArchive(bad);
@@ -99,6 +106,27 @@ describe('damaged archives and failed restores (pglite)', () => {
       closeSync(fd);
       await assertRefusedAndUntouched(bad, why);
     }
+  });
+
+  test('one pass: the last byte of a disk damaged is found while the disk is staged, and nothing live changed', async () => {
+    const disk = (await listTar(archive)).find((e) => e.path.endsWith('.qcow2'))!;
+    const bad = join(work, 'flip-last.tar');
+    copyFileSync(archive, bad);
+    const pos = disk.offset + disk.size - 1;
+    const fd = openSync(bad, 'r+');
+    writeSync(fd, Buffer.from([readFileSync(bad)[pos]! ^ 0xff]), 0, 1, pos);
+    closeSync(fd);
+    const lastChunk = Math.ceil(disk.size / (8 * 1024 * 1024)) - 1;
+    const fp = liveFingerprint();
+    const steps: string[] = [];
+    await assert.rejects(
+      restoreArchive({ file: bad, dataDir: live.dataDir, databaseUrl: undefined, onStep: (s) => void steps.push(s) }),
+      new RegExp(`SHA-256 mismatch in chunk ${lastChunk} `),
+    );
+    // Refused by the check made while extracting (the disk is not read twice), before the switch-over.
+    assert.ok(steps.includes('stage:disks'), `staging began: ${steps.join(', ')}`);
+    assert.ok(!steps.includes('staged') && !steps.some((s) => s.startsWith('swap:')), `never switched over: ${steps.join(', ')}`);
+    assert.equal(liveFingerprint(), fp, 'live data dir byte-identical, no staging left');
   });
 
   test('a truncated archive is refused', async () => {

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHUNK_SIZE, copyChunks } from '../../src/modules/backups/chunked.js';
 import { checkEntryContent, fileDigest } from '../../src/modules/backups/entry-content.js';
-import { mapHoles, parseQemuImgMap } from '../../src/modules/backups/extents.js';
+import { HoleMap, mapHoles, parseQemuImgMap } from '../../src/modules/backups/extents.js';
 import { listTar, TarWriter } from '../../src/modules/backups/tar.js';
 import { REAL } from '../helpers/db.js';
 
@@ -54,6 +54,24 @@ test('qemu-img map JSON: holes are data:false zero:true, adjacent ones merged; c
   assert.equal(m.covers(20480, 24577), false, 'runs past the end of the map');
   assert.equal(m.holeBytes(24576), 12288 + 4096);
   assert.throws(() => parseQemuImgMap('{"start":0}'));
+});
+
+test('piecesWithin: only whole pieces inside a hole are left unread, relative to the chunk start', () => {
+  const m = new HoleMap([
+    [0, 1000],
+    [3000, 9000],
+    [12_000, 20_000],
+  ]);
+  // chunk [2000, 14000) cut in 1000-byte pieces from 2000: [3000,9000) → pieces 1..6; [12000,…) → pieces 10..11
+  assert.deepEqual(m.piecesWithin(2000, 14_000, 1000), [
+    [1000, 7000],
+    [10_000, 12_000],
+  ]);
+  // a hole that starts or ends mid-piece leaves that piece to be read
+  assert.deepEqual(m.piecesWithin(2500, 9500, 1000), [[1000, 6000]]);
+  // a chunk wholly in a hole, with a short last piece: all of it
+  assert.deepEqual(m.piecesWithin(13_000, 14_500, 1000), [[0, 1500]]);
+  assert.deepEqual(m.piecesWithin(9000, 12_000, 1000), [], 'no hole inside');
 });
 
 test('a sparse disk: holes are skipped on backup and on restore, the restore is byte-identical and sparse', { skip }, async () => {

@@ -15,6 +15,8 @@ export const MIN_CHUNK_SIZE = 64 * 1024;
 export const MAX_CHUNK_SIZE = 64 * 1024 * 1024;
 /** While a large file is written, start writeback every this many bytes (see copyChunks). */
 export const SYNC_EVERY = 256 * 1024 * 1024;
+/** Chunks queued per worker (16 × 8 MiB: about a tenth of a second of work each at page-cache speed). */
+const QUEUE_PER_WORKER = 16;
 
 export class ChunkMismatchError extends Error {
   constructor(readonly index: number) {
@@ -54,8 +56,8 @@ export interface CopyChunksOptions {
   pool?: HashPool;
   /**
    * The source file's holes (extents.ts), in the source file's offsets. A chunk lying wholly in a
-   * hole is all zeros: it gets the zero digest without being read. May arrive while the copy
-   * runs (qemu-img is started alongside it): chunks handed out before it arrives are read.
+   * hole is all zeros: it gets the zero digest without being read; the pieces of a chunk that lie
+   * in a hole are not read either (the worker hashes zeros for them from memory).
    */
   holes?: Promise<HoleMap | undefined>;
 }
@@ -97,12 +99,13 @@ export async function copyChunks(o: CopyChunksOptions): Promise<CopiedChunks> {
   if (n === 0) return { chunks, zeroChunks: 0, skippedChunks: 0 };
   if (o.expect && o.expect.length !== n) throw new ChunkMismatchError(Math.min(n, o.expect.length));
   const pool = o.pool ?? hashPool();
-  let holes: HoleMap | undefined;
-  if (o.holes) {
-    void o.holes.then((h) => (holes = h));
-    await Promise.resolve(); // a map that is already known applies from the first chunk on
-  }
-  const maxInflight = pool.size * 2;
+  // The map comes first (qemu-img map answers in 10-20 ms even for a 2 GiB file): every chunk in
+  // a hole is then skipped, none read because it was handed out before the map arrived.
+  const holes = o.holes ? await o.holes : undefined;
+  // Deep queues: the main thread may be busy for a second at a time (restore loads PGlite beside
+  // the disks; a backup serves requests), and the workers must not run dry meanwhile. A queued
+  // job is a few numbers, not a buffer: depth costs no memory.
+  const maxInflight = pool.size * QUEUE_PER_WORKER;
   let inflight = 0;
   let wake: (() => void) | undefined;
   const settled = (): void => {
@@ -145,8 +148,9 @@ export async function copyChunks(o: CopyChunksOptions): Promise<CopiedChunks> {
     while (inflight >= maxInflight) await new Promise<void>((r) => (wake = r));
     if (failure !== undefined) break;
     inflight++;
+    const skip = holes?.piecesWithin(pos, pos + len, pool.pieceSize);
     pool
-      .run({ fd: o.src.fd, pos, len, ...(dst ? { dstFd: dst.fh.fd, dstPos: dst.offset + i * chunkSize } : {}) })
+      .run({ fd: o.src.fd, pos, len, ...(skip?.length ? { skip } : {}), ...(dst ? { dstFd: dst.fh.fd, dstPos: dst.offset + i * chunkSize } : {}) })
       .then((d) => done(i, d.digest, d.zero, len), fail)
       .finally(settled);
   }

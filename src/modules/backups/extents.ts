@@ -35,6 +35,27 @@ export class HoleMap {
     return false;
   }
 
+  /**
+   * The pieces of [start, end) (cut every `piece` bytes from start) that lie wholly in a hole, as
+   * [from, to) offsets relative to start, merged: what a worker need not read.
+   */
+  piecesWithin(start: number, end: number, piece: number): [number, number][] {
+    const out: [number, number][] = [];
+    for (const [s, e] of this.holes) {
+      if (e <= start) continue;
+      if (s >= end) break;
+      // first piece boundary at or after the hole's start; last one at or before its end
+      const from = Math.max(0, Math.ceil((s - start) / piece) * piece);
+      const to = e >= end ? end - start : Math.floor((e - start) / piece) * piece;
+      const last = out.at(-1);
+      if (to > from) {
+        if (last && last[1] === from) last[1] = to;
+        else out.push([from, to]);
+      }
+    }
+    return out;
+  }
+
   /** bytes of [0, size) in holes */
   holeBytes(size: number): number {
     return this.holes.reduce((sum, [s, e]) => sum + Math.max(0, Math.min(e, size) - s), 0);

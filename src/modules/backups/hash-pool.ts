@@ -14,6 +14,8 @@
 // Each worker owns its one piece buffer: nothing is shared or copied between threads, the main
 // thread only hands out chunk numbers and collects digests.
 //
+// Holes: pieces the source's hole map (extents.ts) puts in a hole are not read at all.
+//
 // Zeros: an all-zero piece is not written (the destination is a fresh file: it stays a hole and
 // reads as zeros), so a sparse disk stays sparse. A chunk that is all zeros gets its digest from a
 // cache instead of being hashed; hashing starts at a chunk's first non-zero piece (catching up on
@@ -61,8 +63,16 @@ function writeFull(fd, len, pos) {
 parentPort.on('message', (m) => {
   try {
     let h = null;
+    const skip = m.skip || [];
+    let k = 0;
     for (let at = 0; at < m.len; at += PIECE) {
       const n = Math.min(PIECE, m.len - at);
+      while (k < skip.length && skip[k][1] <= at) k++;
+      if (k < skip.length && skip[k][0] <= at && at + n <= skip[k][1]) {
+        // in a hole of the source: zeros, known without reading (hashed only after data began)
+        if (h !== null) h.update(n === PIECE ? zero : zero.subarray(0, n));
+        continue;
+      }
       const got = readFull(m.fd, n, m.pos + at);
       if (got < n) { parentPort.postMessage({ id: m.id, shortAt: m.pos + at + got }); return; }
       const piece = n === PIECE ? buf : buf.subarray(0, n);
@@ -83,6 +93,8 @@ export interface ChunkJob {
   /** position in the file */
   pos: number;
   len: number;
+  /** [from, to) offsets within the chunk, piece-aligned, that lie in a hole of the source: not read */
+  skip?: [number, number][];
   /** where the chunk goes (a fresh file: zero pieces are left as holes); omitted → hash only */
   dstFd?: number;
   dstPos?: number;
