@@ -7,7 +7,12 @@
 # $DIR/sock/libvirt-sock only; LIMEN reaches it as qemu+unix:///system?socket=<that path>.
 # Its VNC ports (6100-6199) and migration ports (49400-49499) do not collide with the main daemon's.
 # Root only (mount namespaces). PIDs recorded; stopped by PID only.
-# usage: libvirt-host2.sh start|stop|uri|stop-daemon|kill-daemon|start-daemon
+# `start DIR[:SIZE]…` also gives the daemon an EMPTY private directory at each DIR, in its
+# namespace only: a bind mount of $LIMEN_STATE/libvirt-host2/private/<n>, or with SIZE (e.g. 48m)
+# a tmpfs of that size (a small disk that fills up). A host that does NOT share that directory
+# with this machine, e.g. LIMEN's disk directory. Kept for start-daemon (a tmpfs starts empty again).
+# `pid` prints the daemon's PID (`nsenter -t PID -m` sees what the host sees).
+# usage: libvirt-host2.sh start [DIR[:SIZE]…]|stop|uri|pid|stop-daemon|kill-daemon|start-daemon
 #        (start prints the URI on stdout; stop-daemon kills only libvirtd: guests keep running,
 #        exactly like a hypervisor host whose management daemon went away; kill-daemon does the
 #        same with SIGKILL — a crash: no cleanup, its socket left behind — for the fault tests,
@@ -19,6 +24,7 @@ DIR="$LIMEN_STATE/libvirt-host2"
 SOCK="$DIR/sock/libvirt-sock"
 URI="qemu+unix:///system?socket=$SOCK"
 PIDFILE="$DIR/libvirtd.pid"
+PRIVATE_LIST="$DIR/private-dirs"
 
 virsh_ok() { virsh -q -c "$URI" version >/dev/null 2>&1; }
 
@@ -41,13 +47,36 @@ migration_port_max = 49499
 CONF
 }
 
+# records the directories this host must not share (one per line) and makes their private twins
+set_private_dirs() {
+  : >"$PRIVATE_LIST"
+  local i=0 d
+  for d in "$@"; do
+    case "$d" in /*) ;; *) echo "private directory must be absolute: $d" >&2; exit 64 ;; esac
+    case "$d" in *:*) ;; *) d="$d:" ;; esac
+    mkdir -p "${d%:*}" "$DIR/private/$i"
+    chmod 711 "$DIR/private/$i"
+    printf '%s\n' "$d" >>"$PRIVATE_LIST"
+    i=$((i + 1))
+  done
+}
+
 start_daemon() {
   pid_alive "$(cat "$PIDFILE" 2>/dev/null || true)" && return 0
   unshare -m --propagation private sh -c '
     D="$1"
     mount --bind "$D/etc" /etc/libvirt && mount --bind "$D/run" /run/libvirt &&
     mount --bind "$D/lib" /var/lib/libvirt && mount --bind "$D/cache" /var/cache/libvirt &&
-    mount --bind "$D/log" /var/log/libvirt &&
+    mount --bind "$D/log" /var/log/libvirt || exit 1
+    i=0
+    if [ -f "$D/private-dirs" ]; then
+      while IFS= read -r line; do
+        p="${line%:*}" size="${line##*:}"
+        if [ -n "$size" ]; then mount -t tmpfs -o "size=$size,mode=0711" limen-host2 "$p" || exit 1
+        else mount --bind "$D/private/$i" "$p" || exit 1; fi
+        i=$((i + 1))
+      done <"$D/private-dirs"
+    fi
     exec libvirtd --daemon --config "$D/etc/libvirtd.conf" --pid-file "$D/libvirtd.pid"' sh "$DIR"
   WAIT_SECONDS=60 wait_for virsh_ok || { echo "second libvirtd did not answer on $URI within 60 s" >&2; exit 1; }
 }
@@ -57,6 +86,8 @@ case "${1:-}" in
     [ "$(id -u)" = 0 ] || { echo "the second libvirt host needs root (mount namespace)" >&2; exit 2; }
     command -v libvirtd >/dev/null || { echo "libvirtd is not installed" >&2; exit 1; }
     prepare
+    shift
+    set_private_dirs "$@"
     t0=$(date +%s%N)
     start_daemon
     log "second libvirt host ready at $URI after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
@@ -82,5 +113,6 @@ case "${1:-}" in
     ;;
   start-daemon) start_daemon; echo "$URI" ;;
   uri) echo "$URI" ;;
-  *) echo "usage: $0 start|stop|uri|stop-daemon|kill-daemon|start-daemon" >&2; exit 64 ;;
+  pid) cat "$PIDFILE" ;;
+  *) echo "usage: $0 start [DIR[:SIZE]…]|stop|uri|pid|stop-daemon|kill-daemon|start-daemon" >&2; exit 64 ;;
 esac

@@ -42,6 +42,8 @@ const NOT_FOUND_PATTERNS = [
   /no domain snapshot with matching name/i,
   /domain snapshot not found/i,
   /failed to get domain/i,
+  /storage (volume|pool) not found/i,
+  /no storage (vol|pool) with matching/i,
 ];
 const INVALID_STATE_PATTERNS = [
   /already (running|active)/i,

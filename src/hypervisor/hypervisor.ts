@@ -126,8 +126,68 @@ export interface UnreadableDisk {
 export interface MigrateOptions {
   /** address the target's QEMU listens on for the migration stream (default 127.0.0.1) */
   listenAddress?: string;
+  /**
+   * the hosts do not share the disk directory: `--copy-storage-all` (QEMU mirrors every writable
+   * disk over NBD into a volume of the same size pre-created on the target)
+   */
+  copyStorage?: boolean;
   /** bound on the whole migration (default 300 s); on timeout virsh is killed and libvirt aborts the job */
   timeoutMs?: number;
+}
+
+/** A file in a host's storage pool (a libvirt dir pool over one directory of that host). */
+export interface VolumeInfo {
+  name: string;
+  /** 'qcow2', 'raw', 'iso' … as libvirt probed it from the content */
+  format: string;
+  /** guest-visible size */
+  capacityBytes: number;
+  /** size of the file itself (what a copy moves) */
+  physicalBytes: number;
+}
+
+/** One end of a byte stream to or from a volume (`virsh vol-download` / `vol-upload` children). */
+export interface VolumeDownload {
+  stream: NodeJS.ReadableStream;
+  /** settles when the transfer process ended: rejects with libvirt's reason */
+  done: Promise<void>;
+  abort(): void;
+}
+export interface VolumeUpload {
+  stream: NodeJS.WritableStream;
+  done: Promise<void>;
+  abort(): void;
+}
+
+/**
+ * A host's view of one directory through libvirt's storage API: how disks move between hosts that
+ * do NOT share storage. The pool (type dir, named `limen-<hash of the path>`, or an existing pool
+ * over the same path) is created on demand and idempotently; every lookup refreshes it first,
+ * since LIMEN also writes files there outside libvirt.
+ */
+export interface HostStorage {
+  /** Creates (transient, built) and starts the pool over `dir` when missing; returns its name. */
+  ensurePool(dir: string): Promise<string>;
+  /** null when this host has no such file in `dir` */
+  volumeInfo(dir: string, name: string): Promise<VolumeInfo | null>;
+  /**
+   * New volume: `format`/`capacityBytes` as given (qcow2: an empty image of that virtual size;
+   * raw with 0 bytes: an empty file an upload fills exactly). invalid_state when it exists.
+   */
+  createVolume(dir: string, name: string, opts: { format: 'qcow2' | 'raw'; capacityBytes: number }): Promise<void>;
+  /** false when it did not exist */
+  deleteVolume(dir: string, name: string): Promise<boolean>;
+  download(dir: string, name: string): VolumeDownload;
+  /** writes from offset 0 (libvirt does not truncate: upload into an empty volume) */
+  upload(dir: string, name: string): VolumeUpload;
+}
+
+/** Snapshot definitions of one domain, for redefining them on another host. */
+export interface SnapshotExport {
+  /** parents before children; `xml` is opaque to callers (libvirt's snapshot XML with security info) */
+  items: { name: string; xml: string }[];
+  /** the current snapshot, null when none */
+  current: string | null;
 }
 
 export interface HostCapacity {
@@ -199,10 +259,17 @@ export interface HypervisorDriver {
   /**
    * Live migration to another libvirt host (`virsh migrate --live --persistent --undefinesource`):
    * the guest keeps running; on success it is defined and running on `destUri` only, on failure it
-   * keeps running here. Disks must be on storage both hosts share. invalid_state on a simulated
-   * host (libvirt's test driver cannot migrate).
+   * keeps running here. Disks on storage both hosts share, or copied with `copyStorage` into
+   * volumes pre-created on the target. invalid_state on a simulated host (libvirt's test driver
+   * cannot migrate).
    */
   migrateLive(uuid: string, destUri: string, opts?: MigrateOptions): Promise<void>;
+  /** This host's storage pools (disk copies between hosts without shared storage). */
+  readonly storage: HostStorage;
+  /** Snapshot metadata of a domain (libvirt keeps it per host): parents first, current named. */
+  exportSnapshots(uuid: string): Promise<SnapshotExport>;
+  /** Redefines snapshots another host exported (`snapshot-create --redefine`), in order; the current flag kept. */
+  importSnapshots(uuid: string, snapshots: SnapshotExport): Promise<void>;
   /** Removes the definition and its snapshot metadata (and NVRAM). invalid_state while it is active. */
   undefineDomain(uuid: string): Promise<void>;
   start(uuid: string): Promise<void>;

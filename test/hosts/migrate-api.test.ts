@@ -128,6 +128,28 @@ describe('VM migration (simulated hosts)', () => {
     assert.match(metrics, /vm_action_total\{action="migrate",result="failure"\} [1-9]/);
   });
 
+  test('a VM with snapshots moves cold with them (simulated hosts share storage: nothing copied); revert works on the target', async () => {
+    const v = await create('snappy');
+    const to = v.host === 'h2' ? 'default' : 'h2';
+    const snap = async (name: string) => {
+      const r = await t.app.inject({ method: 'POST', url: `/api/vms/${v.uuid}/snapshots`, headers: user.auth, payload: { name } });
+      assert.equal(r.statusCode, 202, r.body);
+      const id = r.json<{ id: string }>().id;
+      return waitFor(`snapshot ${name}`, async () => (await t.app.inject({ method: 'GET', url: `/api/vms/${v.uuid}/snapshots`, headers: user.auth })).json<{ items: { id: string; state: string }[] }>().items.find((x) => x.id === id && x.state === 'ready'), 10_000);
+    };
+    const a = await snap('a');
+    await snap('b');
+    const r = await migrate(v.uuid, to);
+    assert.equal(r.statusCode, 200, r.body);
+    assert.equal((await t.app.limen.hosts.registry.driverFor(to).listSnapshots(v.uuid)).length, 2, 'both snapshots defined on the target');
+    const audit = (await t.app.inject({ method: 'GET', url: `/api/admin/audit?action=vm.migrate`, headers: admin.auth })).json<{ items: { target_id: string; details: { storage?: string; phase?: string } }[] }>();
+    assert.ok(audit.items.some((x) => x.target_id === v.uuid && x.details.phase === undefined && x.details.storage === 'shared'), 'the probe found the storage shared');
+    const rev = await t.app.inject({ method: 'POST', url: `/api/snapshots/${a.id}/restore`, headers: user.auth });
+    assert.equal(rev.statusCode, 202, rev.body);
+    await waitFor('revert done', async () => (await t.app.inject({ method: 'GET', url: `/api/vms/${v.uuid}/snapshots`, headers: user.auth })).json<{ items: { id: string; state: string }[] }>().items.find((x) => x.id === a.id && x.state === 'ready'), 10_000);
+    assert.equal((await vm(v.uuid)).host, to);
+  });
+
   test('a target that cannot open the disk refuses with 409 and removes its copy; the VM stays', async () => {
     const v = await create('nodisk');
     const to = v.host === 'h2' ? 'default' : 'h2';

@@ -30,6 +30,7 @@ import { isActive, type ExtraOps, type OpsContext } from './ops.js';
 import { createQemuOps, stateFromNumber } from './qemu-ops.js';
 import { createSimulatedOps } from './simulated-ops.js';
 import { createVirsh } from './virsh.js';
+import { createQemuStorage } from './qemu-storage.js';
 import { setBootOrderInXml } from './xml-edit.js';
 
 export interface LibvirtDriverOptions {
@@ -96,8 +97,9 @@ export function createLibvirtDriver(options: LibvirtDriverOptions): HypervisorDr
       await conn.call('redefine', (hv) => hv.domainDefineXML(xml));
     },
   };
+  const virsh = createVirsh(uri, callTimeoutMs, virshPath);
   const ops: ExtraOps =
-    kind === 'test' ? createSimulatedOps(ctx) : createQemuOps(createVirsh(uri, callTimeoutMs, virshPath), options.snapshotTimeoutMs ?? 120_000);
+    kind === 'test' ? createSimulatedOps(ctx) : createQemuOps(virsh, options.snapshotTimeoutMs ?? 120_000, createQemuStorage(uri, virsh, virshPath));
 
   const listDomains = async (): Promise<DomainSummary[]> =>
     conn.call('list domains', async (hv) => {
@@ -198,7 +200,16 @@ export function createLibvirtDriver(options: LibvirtDriverOptions): HypervisorDr
     },
     async migrateLive(uuid, destUri, opts: MigrateOptions = {}) {
       checkUuid(uuid);
-      await act(ops.migrateLive(uuid, destUri, { listenAddress: opts.listenAddress ?? '127.0.0.1', timeoutMs: opts.timeoutMs ?? 300_000 }));
+      await act(ops.migrateLive(uuid, destUri, { listenAddress: opts.listenAddress ?? '127.0.0.1', timeoutMs: opts.timeoutMs ?? 300_000, copyStorage: opts.copyStorage ?? false }));
+    },
+    storage: ops.storage,
+    async exportSnapshots(uuid) {
+      checkUuid(uuid);
+      return ops.exportSnapshots(uuid);
+    },
+    async importSnapshots(uuid, snapshots) {
+      await getState(uuid); // not_found first
+      await ops.importSnapshots(uuid, snapshots);
     },
     async undefineDomain(uuid) {
       const s = await getState(uuid);

@@ -4,7 +4,7 @@
 
 import type { Hypervisor } from '@unraid/libvirt';
 import { HypervisorError } from '../errors.js';
-import type { ChangeEffect, DomainState, DomainStats, GuestAddresses, GuestInfo, MigrateOptions, SnapshotInfo } from '../hypervisor.js';
+import type { ChangeEffect, DomainState, DomainStats, GuestAddresses, GuestInfo, HostStorage, MigrateOptions, SnapshotExport, SnapshotInfo } from '../hypervisor.js';
 import type { ParsedDisk, ParsedDomain } from './domain-xml.js';
 
 /** What the ops may use of the driver core. */
@@ -36,6 +36,9 @@ export interface ExtraOps {
   /** null when this host can open the disk source, else libvirt's reason */
   diskError(uuid: string, disk: ParsedDisk & { source: string }): Promise<string | null>;
   migrateLive(uuid: string, destUri: string, opts: Required<MigrateOptions>): Promise<void>;
+  exportSnapshots(uuid: string): Promise<SnapshotExport>;
+  importSnapshots(uuid: string, snapshots: SnapshotExport): Promise<void>;
+  storage: HostStorage;
 }
 
 /** Addresses worth showing a user: no loopback, no link-local. */

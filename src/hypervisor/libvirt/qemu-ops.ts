@@ -4,10 +4,10 @@
 
 import { XMLParser } from 'fast-xml-parser';
 import { HypervisorError, isHypervisorError } from '../errors.js';
-import type { ChangeEffect, DomainState, DomainStats, GuestInfo, SnapshotInfo } from '../hypervisor.js';
+import type { ChangeEffect, DomainState, DomainStats, GuestInfo, HostStorage, SnapshotInfo } from '../hypervisor.js';
 import { cdromOf } from './domain-xml.js';
 import { checkSnapshotName, usableAddresses, type ExtraOps } from './ops.js';
-import type { VirshRunner } from './virsh.js';
+import { withTempFile, type VirshRunner } from './virsh.js';
 
 const snapParser = new XMLParser({ ignoreAttributes: true, parseTagValue: false, trimValues: true });
 
@@ -76,11 +76,34 @@ export function parseDomifaddr(out: string): GuestInfo {
   return { interfaces: [...byName.values()] };
 }
 
-export function createQemuOps(virsh: VirshRunner, snapshotTimeoutMs: number): ExtraOps {
+export function createQemuOps(virsh: VirshRunner, snapshotTimeoutMs: number, storage: HostStorage): ExtraOps {
   const dumpSnapshot = async (uuid: string, name: string): Promise<SnapshotInfo> =>
     parseSnapshotXml(await virsh.run(['snapshot-dumpxml', '--domain', uuid, '--snapshotname', name]));
 
   return {
+    storage,
+    async exportSnapshots(uuid) {
+      const names = (await virsh.run(['snapshot-list', '--domain', uuid, '--name', '--topological'])).split('\n').map((x) => x.trim()).filter(Boolean);
+      const items: { name: string; xml: string }[] = [];
+      // --security-info: the embedded domain definition complete (VNC password etc.), as redefine needs it
+      for (const name of names) items.push({ name, xml: await virsh.run(['snapshot-dumpxml', '--domain', uuid, '--snapshotname', name, '--security-info']) });
+      let current: string | null = null;
+      if (names.length > 0) {
+        try {
+          current = (await virsh.run(['snapshot-current', '--domain', uuid, '--name'])).trim() || null;
+        } catch (e) {
+          if (!isHypervisorError(e, 'operation_failed') && !isHypervisorError(e, 'not_found')) throw e; // none is current
+        }
+      }
+      return { items, current };
+    },
+    async importSnapshots(uuid, snapshots) {
+      for (const s of snapshots.items) {
+        checkSnapshotName(s.name);
+        const flags = s.name === snapshots.current ? ['--current'] : [];
+        await withTempFile(s.xml, (file) => virsh.run(['snapshot-create', '--domain', uuid, '--xmlfile', file, '--redefine', ...flags]));
+      }
+    },
     async undefine(uuid) {
       // --snapshots-metadata: libvirt refuses to undefine a domain that has snapshots otherwise.
       await virsh.run(['undefine', '--domain', uuid, '--snapshots-metadata', '--nvram']);
@@ -190,10 +213,13 @@ export function createQemuOps(virsh: VirshRunner, snapshotTimeoutMs: number): Ex
     },
     async migrateLive(uuid, destUri, opts) {
       // Not peer-to-peer: virsh (this process's child) talks to both daemons, so any URI LIMEN
-      // reaches works as a target. --unsafe: LIMEN's disk directory is shared storage by
-      // definition (docs/scaling.md), which libvirt cannot detect on a local filesystem.
+      // reaches works as a target. --unsafe: on shared storage LIMEN proved the sharing itself
+      // (vm-storage-move.ts), which libvirt cannot detect on a local filesystem. --copy-storage-all:
+      // the target's QEMU receives every writable disk over NBD (listening on the same address)
+      // into volumes pre-created through its pool.
+      const storage = opts.copyStorage ? ['--copy-storage-all'] : [];
       await virsh.run(
-        ['migrate', '--live', '--persistent', '--undefinesource', '--unsafe', '--auto-converge', '--domain', uuid, '--desturi', destUri,
+        ['migrate', '--live', '--persistent', '--undefinesource', '--unsafe', '--auto-converge', ...storage, '--domain', uuid, '--desturi', destUri,
           '--migrateuri', `tcp://${opts.listenAddress}`, '--listen-address', opts.listenAddress],
         { timeoutMs: opts.timeoutMs },
       );

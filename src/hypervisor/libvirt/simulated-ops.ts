@@ -16,6 +16,7 @@ import { cdromOf, parseDomainXml } from './domain-xml.js';
 import { checkSnapshotName, isActive, type ExtraOps, type OpsContext } from './ops.js';
 import { stateFromNumber } from './qemu-ops.js';
 import { setCdromSourceInXml, setMemoryInXml, setVcpusInXml } from './xml-edit.js';
+import { createSimulatedStorage } from './simulated-storage.js';
 
 interface SimSnapshot extends SnapshotInfo {
   xml: string;
@@ -37,6 +38,23 @@ export function createSimulatedOps(ctx: OpsContext): ExtraOps {
   };
 
   return {
+    storage: createSimulatedStorage(),
+    async exportSnapshots(uuid) {
+      await ctx.getState(uuid);
+      // opaque to callers; only another simulated host reads it back
+      return { items: (snapshots.get(uuid) ?? []).map((s) => ({ name: s.name, xml: JSON.stringify(s) })), current: snapshots.get(uuid)?.at(-1)?.name ?? null };
+    },
+    async importSnapshots(uuid, exported) {
+      const list = snapshots.get(uuid) ?? [];
+      for (const item of exported.items) {
+        checkSnapshotName(item.name);
+        const s = JSON.parse(item.xml) as SimSnapshot & { createdAt: string };
+        if (s.name !== item.name || typeof s.xml !== 'string') throw new HypervisorError('operation_failed', `snapshot ${item.name}: not a simulated host's definition`);
+        if (list.some((x) => x.name === s.name)) throw new HypervisorError('invalid_state', `domain snapshot ${s.name} already exists`);
+        list.push({ ...s, createdAt: new Date(s.createdAt) });
+      }
+      snapshots.set(uuid, list);
+    },
     async undefine(uuid) {
       await ctx.call('undefine', (hv) => usingDomain(hv.domainLookupByUUIDString(uuid), (d) => hv.domainUndefine(d)));
       snapshots.delete(uuid);

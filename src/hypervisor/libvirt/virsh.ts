@@ -3,6 +3,9 @@
 // shell), always under a timeout whose AbortSignal kills the child, stderr mapped to typed errors.
 
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { toHypervisorError } from '../errors.js';
 import { withTimeout } from '../timeout.js';
 
@@ -35,4 +38,16 @@ export function createVirsh(uri: string, defaultTimeoutMs: number, binary = 'vir
       );
     },
   };
+}
+
+/** Runs fn with `content` in a private temporary file (virsh reads XML arguments from files). */
+export async function withTempFile<T>(content: string, fn: (path: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'limen-virsh-'));
+  try {
+    const path = join(dir, 'input.xml');
+    await writeFile(path, content, { mode: 0o600 });
+    return await fn(path);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

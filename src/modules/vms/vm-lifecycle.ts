@@ -12,6 +12,7 @@ import { deleteVmRow, findVm, releaseBacking, type VmRecord } from './vms.repo.j
 import { buildSeedFiles } from './cloud-init.js';
 import type { VmRuntime } from './vm-runtime.js';
 import type { VmStore } from './vm-store.js';
+import { deleteVolumes, volumeNamesOf } from './vm-storage-move.js';
 
 export interface VmLifecycle {
   provision(vm: VmRecord, req?: AuditReq): Promise<void>;
@@ -186,8 +187,10 @@ export function createVmLifecycle(rt: VmRuntime, store: VmStore): VmLifecycle {
             if (!isHypervisorError(e, 'not_found')) throw e;
           });
         }
-        await disks.deleteDisk(checkedDiskPath(vm));
+        const local = await disks.deleteDisk(checkedDiskPath(vm));
         await seeds.remove(seedPathFor(rt.disksDir, vm.uuid));
+        // not on this machine: the VM was moved to a host without shared storage, which has them
+        if (!local) await deleteVolumes(driver, rt.disksDir, volumeNamesOf(vm));
         const last = (await findVm(db, vm.uuid)) ?? vm;
         await deleteVmRow(db, vm.uuid);
         store.publish('vm.deleted', last);

@@ -48,3 +48,46 @@ export function planMigrationRecovery(source: Presence, target: Presence): Recov
 export function isMigrationLeftover(domainState: DomainState, row: { host: string; migratingTo: string | null }, host: string, ownHostHasIt: boolean): boolean {
   return row.host !== host && row.migratingTo !== host && !ACTIVE.includes(domainState) && ownHostHasIt;
 }
+
+/** What decides whether a move can carry the VM's storage and snapshots. */
+export interface MoveFacts {
+  /** both hosts see the disk directory's files (probed, vm-storage-move.ts) */
+  shared: boolean;
+  /** a library ISO is in the CD-ROM drive */
+  isoAttached: boolean;
+  /** the disk is a qcow2 overlay on a template base image */
+  linkedClone: boolean;
+  snapshots: number;
+  /** both hosts are the same kind of driver (snapshot definitions are only read back by their own kind) */
+  sameKind: boolean;
+}
+
+export interface MoveRefusal {
+  message: string;
+  details: Record<string, unknown>;
+}
+
+/**
+ * Refusals (409 CONFLICT) of a move the hosts themselves could carry out, null when it may go on.
+ * - live with snapshots: libvirt refuses to migrate a running domain that has snapshots, and a
+ *   storage mirror copies the guest-visible disk only, not the qcow2 internal snapshots;
+ * - without shared storage: an attached ISO lives in the library directory, which is not copied
+ *   (eject it first); a linked clone's base image is not copied either (its template would have
+ *   to exist on every host — refused rather than copied, see docs/scaling.md).
+ */
+export function moveRefusal(mode: MigrationMode, f: MoveFacts): MoveRefusal | null {
+  if (f.snapshots > 0 && mode === 'live') {
+    return { message: `The VM has ${f.snapshots} snapshot(s): libvirt does not move a running guest with snapshots; shut it down to migrate it cold (snapshots move with it)`, details: { snapshots: f.snapshots, mode } };
+  }
+  if (f.snapshots > 0 && !f.sameKind) {
+    return { message: `The VM has ${f.snapshots} snapshot(s) and the target is a different kind of host: their definitions cannot move there`, details: { snapshots: f.snapshots } };
+  }
+  if (f.shared) return null;
+  if (f.isoAttached) {
+    return { message: 'The target host does not share the disk directory and the VM has an ISO attached: eject it before migrating (ISOs are not copied)', details: { storage: 'local', iso: true } };
+  }
+  if (f.linkedClone) {
+    return { message: 'The VM is a linked clone (its disk is an overlay on a template base) and the target host does not share the disk directory: only VMs with a disk of their own move between hosts without shared storage', details: { storage: 'local', linked_clone: true } };
+  }
+  return null;
+}
