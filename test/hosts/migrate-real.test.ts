@@ -9,11 +9,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createReadStream, existsSync } from 'node:fs';
-import { buildTestApp, type TestApp } from '../helpers/app.js';
+import type { TestApp } from '../helpers/app.js';
+import { buildRealHostsApp } from './real-hosts-app.js';
 import { privateServices, type PrivateServices } from '../helpers/services.js';
 import { newAdmin, newUser, type TestUser } from '../helpers/factories.js';
 import { assertErrorBody } from '../helpers/contract.js';
-import { createLibvirtDriver, type HypervisorDriver } from '../../src/hypervisor/index.js';
+import type { HypervisorDriver } from '../../src/hypervisor/index.js';
 import { readRfbGreeting, unlimitedQuota, waitFor, waitGone, waitState, type VmJson } from '../vms/vm-helpers.js';
 
 const URI = process.env.LIMEN_TEST_LIBVIRT_URI;
@@ -49,15 +50,7 @@ describe('VM migration between two real hypervisor hosts', { skip: why ?? false,
     svc = privateServices('limen-migrate-');
     h2 = (cmd) => svc.run('libvirt-host2.sh', cmd);
     const h2Uri = h2('start');
-    driver = createLibvirtDriver({ uri: URI!, pollIntervalMs: 500, callTimeoutMs: 10_000 });
-    t = await buildTestApp({
-      driver,
-      engine: process.env.LIMEN_TEST_PG_URL ? 'postgres' : 'pglite',
-      env: { LIMEN_VM_ACCEL: 'tcg' },
-      vmOptions: { shutdownTimeoutMs: 3_000, reconcileEveryMs: 1_000 },
-      hostWatchEveryMs: 500,
-      createHostDriver: (uri) => createLibvirtDriver({ uri, pollIntervalMs: 500, callTimeoutMs: 10_000, connectTimeoutMs: 3_000, maxBackoffMs: 1_000 }),
-    });
+    ({ t, driver } = await buildRealHostsApp(URI!, 10_000));
     [admin, user] = await Promise.all([newAdmin(t.app), newUser(t.app)]);
     await unlimitedQuota(t.app, admin, user.id);
     const added = await t.app.inject({ method: 'POST', url: '/api/admin/hosts', headers: admin.auth, payload: { name: 'h2', uri: h2Uri } });

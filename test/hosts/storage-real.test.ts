@@ -9,7 +9,8 @@
 // port); a live move with --copy-storage-all brings it back running (data intact, gone from h2);
 // a VM with snapshots moves cold with them (list, current flag, revert on the target restores
 // the disk); a copy that fills the target leaves the VM on its source, its disk intact and no
-// partial volume; a partial volume left by a "crash" is removed by the reconciler.
+// partial volume; a partial volume left by a "crash" is removed by the reconciler; deleting a VM
+// that lives on h2 removes its volume there.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -17,11 +18,12 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
-import { buildTestApp, type TestApp } from '../helpers/app.js';
+import type { TestApp } from '../helpers/app.js';
+import { buildRealHostsApp } from './real-hosts-app.js';
 import { privateServices, type PrivateServices } from '../helpers/services.js';
 import { newAdmin, newUser, type TestUser } from '../helpers/factories.js';
 import { assertErrorBody } from '../helpers/contract.js';
-import { createLibvirtDriver, type HypervisorDriver } from '../../src/hypervisor/index.js';
+import type { HypervisorDriver } from '../../src/hypervisor/index.js';
 import { poolNameFor } from '../../src/hypervisor/libvirt/qemu-storage.js';
 import { storageShared } from '../../src/modules/vms/vm-storage-move.js';
 import { readRfbGreeting, unlimitedQuota, waitFor, waitGone, waitState, type VmJson } from '../vms/vm-helpers.js';
@@ -87,15 +89,7 @@ describe('migration between hosts without shared storage (real libvirt, copy thr
   };
 
   before(async () => {
-    driver = createLibvirtDriver({ uri: URI!, pollIntervalMs: 500, callTimeoutMs: 20_000 });
-    t = await buildTestApp({
-      driver,
-      engine: process.env.LIMEN_TEST_PG_URL ? 'postgres' : 'pglite',
-      env: { LIMEN_VM_ACCEL: 'tcg' },
-      vmOptions: { shutdownTimeoutMs: 3_000, reconcileEveryMs: 1_000 },
-      hostWatchEveryMs: 500,
-      createHostDriver: (uri) => createLibvirtDriver({ uri, pollIntervalMs: 500, callTimeoutMs: 20_000, connectTimeoutMs: 3_000, maxBackoffMs: 1_000 }),
-    });
+    ({ t, driver } = await buildRealHostsApp(URI!, 20_000));
     disks = join(t.dataDir, 'disks');
     svc = privateServices('limen-storage-');
     const h2Uri = svc.run('libvirt-host2.sh', 'start', `${disks}:48m`);
@@ -273,5 +267,14 @@ describe('migration between hosts without shared storage (real libvirt, copy thr
     assert.equal(settled.host, 'default');
     assert.equal(h2Has(name), false, 'partial volume removed');
     assert.ok(localPattern(big.uuid, 'read -P 0x77 0 64M'), 'the source disk is intact');
+  });
+
+  test('deleting a VM that lives on h2 removes its volume there (LIMEN has no local file, so it asks the VM\'s host)', async () => {
+    assert.equal((await get(mover.uuid)).host, 'h2');
+    assert.ok(h2Has(`${mover.uuid}.qcow2`));
+    assert.equal((await api('DELETE', `/api/vms/${mover.uuid}`)).statusCode, 202);
+    await waitGone(t.app, user, mover.uuid, 60_000);
+    assert.equal(h2Has(`${mover.uuid}.qcow2`), false);
+    assert.equal(await has('h2', mover.uuid), undefined);
   });
 });

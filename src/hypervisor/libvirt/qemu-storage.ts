@@ -137,6 +137,14 @@ export function createQemuStorage(uri: string, virsh: VirshRunner, virshPath: st
     return { child, done, abort };
   }
 
+  /** out: vol-download to our stdout; in: vol-upload from our stdin. The pool must be open (volumeInfo/createVolume first). */
+  function stream(dir: string, name: string, direction: 'in' | 'out') {
+    checkVolumeName(name);
+    const pool = pools.get(dir);
+    if (!pool) throw new HypervisorError('invalid_state', `${direction === 'out' ? 'download' : 'upload'}: the pool over ${dir} is not open yet`);
+    return transfer(direction === 'out' ? ['vol-download', '--pool', pool, name, '/dev/stdout'] : ['vol-upload', '--pool', pool, name, '/dev/stdin'], direction);
+  }
+
   return {
     ensurePool: (dir) => poolOf(dir),
     async volumeInfo(dir, name) {
@@ -166,17 +174,11 @@ export function createQemuStorage(uri: string, virsh: VirshRunner, virshPath: st
       }
     },
     download(dir, name): VolumeDownload {
-      checkVolumeName(name);
-      const pool = pools.get(dir);
-      if (!pool) throw new HypervisorError('invalid_state', 'download: call volumeInfo first (the pool is not open)');
-      const t = transfer(['vol-download', '--pool', pool, name, '/dev/stdout'], 'out');
+      const t = stream(dir, name, 'out');
       return { stream: t.child.stdout!, done: t.done, abort: t.abort };
     },
     upload(dir, name): VolumeUpload {
-      checkVolumeName(name);
-      const pool = pools.get(dir);
-      if (!pool) throw new HypervisorError('invalid_state', 'upload: call volumeInfo first (the pool is not open)');
-      const t = transfer(['vol-upload', '--pool', pool, name, '/dev/stdin'], 'in');
+      const t = stream(dir, name, 'in');
       return { stream: t.child.stdin!, done: t.done, abort: t.abort };
     },
   };
