@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { createBackupService, restoreArchive, verifyArchive, BackupWriteError } from '../../src/modules/backups/index.js';
 import { listTar, readEntryBuffer, TarWriter } from '../../src/modules/backups/tar.js';
+import { openDatabase } from '../../src/platform/db/db.js';
 import { liveInstall, readMarker, seed, snapshotTables, type Live } from './fixtures.js';
 
 const sha = (f: string): string => createHash('sha256').update(readFileSync(f)).digest('hex');
@@ -127,6 +128,31 @@ describe('damaged archives and failed restores (pglite)', () => {
     assert.ok(steps.includes('stage:disks'), `staging began: ${steps.join(', ')}`);
     assert.ok(!steps.includes('staged') && !steps.some((s) => s.startsWith('swap:')), `never switched over: ${steps.join(', ')}`);
     assert.equal(liveFingerprint(), fp, 'live data dir byte-identical, no staging left');
+  });
+
+  test('without a tar program the database dump is still restored (PGlite unpacks it itself)', async () => {
+    const target = mkdtempSync(join(tmpdir(), 'limen-notar-target-'));
+    const path = process.env.PATH;
+    try {
+      process.env.PATH = join(target, 'no-such-bin'); // spawn('tar') → ENOENT → the fallback
+      await restoreArchive({ file: archive, dataDir: target, databaseUrl: undefined });
+    } finally {
+      process.env.PATH = path;
+    }
+    try {
+      const db = await openDatabase({ databaseUrl: undefined, dataDir: target });
+      try {
+        const restored = await snapshotTables(db);
+        // disk paths follow the target data dir; everything else is the source's
+        for (const v of restored.vms as string[]) assert.ok(v.includes(target), 'disk path mapped to the target');
+        assert.deepEqual(Object.keys(restored), Object.keys(tables));
+        assert.deepEqual(restored.users, tables.users);
+      } finally {
+        await db.close();
+      }
+    } finally {
+      rmSync(target, { recursive: true, force: true });
+    }
   });
 
   test('a truncated archive is refused', async () => {
