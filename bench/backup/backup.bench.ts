@@ -10,9 +10,11 @@
 // ext4 filesystem. Backup and restore fsync what they write (an archive is only listed once it is
 // durable) and cp does not, so `cp + fsync of the copy` is measured too and reported beside it.
 //
-// Two disks, both 2 GiB apparent size: `random` (every byte data: the worst case, nothing to skip)
-// and `sparse` (64 extents of 4 MiB of random data spread over the 2 GiB, the rest holes: what a
-// raw VM disk mostly looks like). `cp` (coreutils ≥ 9.1: copy_file_range, and SEEK_HOLE so a
+// Three disks: `random` (2 GiB, every byte data: the worst case, nothing to skip), `sparse` (2 GiB
+// apparent, 64 extents of 4 MiB of random data spread over it, the rest holes: what a raw VM disk
+// mostly looks like) and `qcow2` (a freshly installed guest's image as LIMEN creates them: 2 GiB
+// virtual, ~385 MiB file — the unwritten space is simply not in the file, so it is measured over
+// the file's own size, which is what cp and backup both copy). `cp` (coreutils ≥ 9.1: copy_file_range, and SEEK_HOLE so a
 // sparse file's holes are not copied) runs on the same file in the same round. Throughput is
 // apparent size ÷ time for every figure, so the sparse ratios compare like with like.
 //
@@ -70,6 +72,19 @@ function makeSparse(file: string): void {
   }
 }
 
+/**
+ * A freshly installed guest's qcow2 as LIMEN makes them (`qemu-img create -f qcow2`, no
+ * preallocation): 2 GiB virtual, 96 × 4 MiB written where an installer would (spread over the
+ * disk), the rest never written — so not in the file at all: qcow2 allocates clusters on first
+ * write, and the host file is ~385 MiB with almost no holes of its own.
+ */
+function makeGuestQcow2(file: string): void {
+  sh('qemu-img', 'create', '-q', '-f', 'qcow2', file, String(SIZE));
+  const writes: string[] = [];
+  for (let i = 0; i < 96; i++) writes.push('-c', `write -q -P ${(i % 250) + 1} ${i * 21 * 1024 * 1024} 4M`);
+  sh('qemu-io', '-f', 'qcow2', ...writes, file);
+}
+
 interface Times {
   cp: number[];
   cpSync: number[];
@@ -83,14 +98,14 @@ interface Times {
 const newTimes = (): Times => ({ cp: [], cpSync: [], backup: [], restore: [], diskBackup: [], diskRestore: [] });
 
 /** The disk path without the database and the rest of the archive: what grows with the disk. */
-async function diskPath(disk: string, archive: string, work: string, t: Times): Promise<void> {
+async function diskPath(disk: string, size: number, archive: string, work: string, t: Times): Promise<void> {
   const file = join(work, 'disk-only.tar');
   t.diskBackup.push(
     await timedAsync(async () => {
       const fh = await open(file, 'wx');
       try {
         const w = new TarWriter(fh);
-        await w.addFile('disk', disk, SIZE);
+        await w.addFile('disk', disk, size);
         await w.finish();
         await fh.sync();
       } finally {
@@ -116,7 +131,7 @@ async function main(): Promise<void> {
   mkdirSync(base, { recursive: true });
   const srcData = join(base, 'source');
   mkdirSync(join(srcData, 'disks'), { recursive: true });
-  const disks = { random: join(srcData, 'disks', 'bench-disk.raw'), sparse: join(srcData, 'disks', 'bench-sparse.raw') };
+  const disks = { random: join(srcData, 'disks', 'bench-disk.raw'), sparse: join(srcData, 'disks', 'bench-sparse.raw'), qcow2: join(srcData, 'disks', 'bench-guest.qcow2') };
   if (!existsSync(disks.random) || statSync(disks.random).size !== SIZE) {
     console.log(`writing ${SIZE} random bytes to ${disks.random} (once)`);
     sh('dd', 'if=/dev/urandom', `of=${disks.random}`, 'bs=8M', `count=${SIZE / (8 * 1024 * 1024)}`, 'status=none', 'iflag=fullblock');
@@ -126,6 +141,13 @@ async function main(): Promise<void> {
     rmSync(disks.sparse, { force: true });
     makeSparse(disks.sparse);
   }
+  if (!existsSync(disks.qcow2)) {
+    console.log(`writing a freshly-installed-guest qcow2 to ${disks.qcow2} (once)`);
+    makeGuestQcow2(disks.qcow2);
+  }
+  // bytes each figure is measured over: the file's size (2 GiB apparent for the raw disks; the
+  // qcow2's own file size — what cp and backup both copy — for the guest image)
+  const sizes = { random: statSync(disks.random).size, sparse: statSync(disks.sparse).size, qcow2: statSync(disks.qcow2).size };
   // Warm the page cache for the sources (every reader then reads them from memory).
   for (const d of Object.values(disks)) sh('sh', '-c', 'cat "$1" > /dev/null', 'sh', d);
   const load0 = loadavg()[0]!;
@@ -138,7 +160,7 @@ async function main(): Promise<void> {
     values (gen_random_uuid(), ${owner.id}, 'bench', 1, 128, 2, 'stopped', ${disks.random})`);
   const svc = createBackupService({ config, database, driver: () => undefined });
 
-  const times: Record<keyof typeof disks, Times> = { random: newTimes(), sparse: newTimes() };
+  const times: Record<keyof typeof disks, Times> = { random: newTimes(), sparse: newTimes(), qcow2: newTimes() };
   const work = mkdtempSync(join(base, 'run-'));
   let breakdown: Stage[] = [];
   let sha256Core = 0;
@@ -146,7 +168,7 @@ async function main(): Promise<void> {
     sha256Core = opensslSha256MBs();
     breakdown = await measureBreakdown(disks.random, SIZE, join(work, 'breakdown.raw'), ROUNDS);
     for (let r = 0; r < ROUNDS; r++) {
-      for (const kind of ['random', 'sparse'] as const) {
+      for (const kind of ['random', 'sparse', 'qcow2'] as const) {
         const disk = disks[kind];
         const t = times[kind];
         await database.db.execute(sql`update vms set disk_path = ${disk}`);
@@ -159,11 +181,11 @@ async function main(): Promise<void> {
         const out = join(work, 'archives');
         let file = '';
         t.backup.push(await timedAsync(async () => (file = (await svc.create({ origin: 'cli', requestedBy: null, outDir: out })).archive.file)));
-        await diskPath(disk, file, work, t);
+        await diskPath(disk, sizes[kind], file, work, t);
         const target = join(work, 'restored');
         t.restore.push(await timedAsync(() => restoreArchive({ file, dataDir: target, databaseUrl: undefined })));
         const restored = join(target, 'disks', basename(disk));
-        if (statSync(restored).size !== SIZE) throw new Error('restored disk has the wrong size');
+        if (statSync(restored).size !== sizes[kind]) throw new Error('restored disk has the wrong size');
         if (r === 0) execFileSync('cmp', [disk, restored]); // once: the bytes came back (throws on a difference)
         rmSync(target, { recursive: true, force: true });
         rmSync(out, { recursive: true, force: true });
@@ -181,8 +203,8 @@ async function main(): Promise<void> {
     const ratio = baseline ? round(value / baseline) : null;
     return { name, value: round(value, 1), unit: 'MB/s', baseline: baseline === null ? null : round(baseline, 1), ratio, target: baseline ? `≥ ${TARGET}× baseline` : null, met: ratio === null ? null : ratio >= TARGET };
   };
-  const figures = (prefix: string, t: Times): BenchEntry[] => {
-    const rate = (xs: number[]): number => mbps(SIZE, median(xs));
+  const figures = (prefix: string, t: Times, size: number): BenchEntry[] => {
+    const rate = (xs: number[]): number => mbps(size, median(xs));
     const [cp, cpSync, backup, restore] = [rate(t.cp), rate(t.cpSync), rate(t.backup), rate(t.restore)];
     return [
       entry(`${prefix}cp_mb_s`, cp, null),
@@ -199,8 +221,9 @@ async function main(): Promise<void> {
   const breakdownEntries = breakdown.map((b) => entry(`backup.breakdown.${b.key}_mb_s`, mbps(SIZE, median(b.wallMs)), b.key === 'cp' ? null : mbps(SIZE, cpMs)));
   for (const b of breakdownEntries) Object.assign(b, { target: null, met: null });
   const entries: BenchEntry[] = [
-    ...figures('backup.', times.random),
-    ...figures('backup.sparse_', times.sparse),
+    ...figures('backup.', times.random, sizes.random),
+    ...figures('backup.sparse_', times.sparse, sizes.sparse),
+    ...figures('backup.qcow2_', times.qcow2, sizes.qcow2),
     ...breakdownEntries,
     { name: 'backup.breakdown.openssl_sha256_per_core_mb_s', value: round(sha256Core, 1), unit: 'MB/s', baseline: null, ratio: null, target: null, met: null },
   ];
@@ -210,7 +233,7 @@ async function main(): Promise<void> {
     return `| ${b.what} | ${wall.toFixed(0)} | ${mbps(SIZE, wall).toFixed(0)} | ${round(cpMs / wall, 2)} | ${(median(b.cpuMs) / 1000 / gib).toFixed(2)} |`;
   });
   const ms = (xs: number[]): string => xs.map((x) => x.toFixed(0)).join(', ');
-  const roundsText = (['random', 'sparse'] as const)
+  const roundsText = (['random', 'sparse', 'qcow2'] as const)
     .map((k) => `- ${k}: cp ${ms(times[k].cp)}; cp+fsync ${ms(times[k].cpSync)}; backup ${ms(times[k].backup)}; restore ${ms(times[k].restore)}; disk path backup ${ms(times[k].diskBackup)}, restore ${ms(times[k].diskRestore)}`)
     .join('\n');
   const when = new Date().toISOString().slice(0, 16).replace('T', ' ');
@@ -219,7 +242,8 @@ async function main(): Promise<void> {
 
 ${cpus().length} cores, Node ${process.version}, 1-min load ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end (shared machine).
 A 2 GiB raw disk behind a \`vms\` row — \`backup.*\`: random bytes (nothing to skip); \`backup.sparse_*\`:
-64 × 4 MiB of random data spread over 2 GiB of holes — backup = \`createBackupService().create()\` on an
+64 × 4 MiB of random data spread over 2 GiB of holes; \`backup.qcow2_*\`: a freshly installed guest's qcow2 (2 GiB
+virtual, 96 × 4 MiB written, file ${(sizes.qcow2 / 2 ** 20).toFixed(0)} MiB, MB/s over the file's size) — backup = \`createBackupService().create()\` on an
 embedded database (dump, disk, manifest with chunk SHA-256s, fsync, rename); restore = \`restoreArchive()\`
 into a new data dir (verify, stage with chunk SHA-256 check, fsync, switch over). MB/s = apparent size
 (2 GiB) ÷ time, whole operation (database dump/load included). Warm page cache for every reader
