@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createReadStream, existsSync } from 'node:fs';
 import type { TestApp } from '../helpers/app.js';
-import { buildRealHostsApp } from './real-hosts-app.js';
+import { buildRealHostsApp, dropDiskPool } from './real-hosts-app.js';
 import { privateServices, type PrivateServices } from '../helpers/services.js';
 import { newAdmin, newUser, type TestUser } from '../helpers/factories.js';
 import { assertErrorBody } from '../helpers/contract.js';
@@ -70,6 +70,7 @@ describe('VM migration between two real hypervisor hosts', { skip: why ?? false,
       }
       if (t) await t.close();
       await driver?.close();
+      if (t) dropDiskPool(URI!, t.dataDir);
     } finally {
       if (svc) {
         svc.run('libvirt-host2.sh', 'stop');

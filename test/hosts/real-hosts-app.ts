@@ -1,6 +1,9 @@
 // The test app of the real two-host tests: the shared libvirtd as `default` (TCG guests, 1 s
 // reconcile) and drivers for added hosts that give up on a dead daemon fast and retry often.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { poolNameFor } from '../../src/hypervisor/libvirt/qemu-storage.js';
 import { createLibvirtDriver, type HypervisorDriver } from '../../src/hypervisor/index.js';
 
 export async function buildRealHostsApp(uri: string, callTimeoutMs: number): Promise<{ t: TestApp; driver: HypervisorDriver }> {
@@ -14,4 +17,12 @@ export async function buildRealHostsApp(uri: string, callTimeoutMs: number): Pro
     createHostDriver: (hostUri) => createLibvirtDriver({ uri: hostUri, pollIntervalMs: 500, callTimeoutMs, connectTimeoutMs: 3_000, maxBackoffMs: 1_000 }),
   });
   return { t, driver };
+}
+
+/**
+ * Ends the transient storage pool a migration made over this app's disk directory on the shared
+ * daemon (the storage probe runs at every move); otherwise it outlives the test's temp folder.
+ */
+export function dropDiskPool(uri: string, dataDir: string): void {
+  spawnSync('virsh', ['-q', '-c', uri, 'pool-destroy', poolNameFor(join(dataDir, 'disks'))], { stdio: 'ignore' });
 }

@@ -19,12 +19,11 @@ import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import type { TestApp } from '../helpers/app.js';
-import { buildRealHostsApp } from './real-hosts-app.js';
+import { buildRealHostsApp, dropDiskPool } from './real-hosts-app.js';
 import { privateServices, type PrivateServices } from '../helpers/services.js';
 import { newAdmin, newUser, type TestUser } from '../helpers/factories.js';
 import { assertErrorBody } from '../helpers/contract.js';
 import type { HypervisorDriver } from '../../src/hypervisor/index.js';
-import { poolNameFor } from '../../src/hypervisor/libvirt/qemu-storage.js';
 import { storageShared } from '../../src/modules/vms/vm-storage-move.js';
 import { readRfbGreeting, unlimitedQuota, waitFor, waitGone, waitState, type VmJson } from '../vms/vm-helpers.js';
 
@@ -116,8 +115,7 @@ describe('migration between hosts without shared storage (real libvirt, copy thr
       }
       if (t) await t.close();
       await driver?.close();
-      // the transient pool LIMEN made over this test's disk directory on the shared daemon
-      if (disks) spawnSync('virsh', ['-q', '-c', URI!, 'pool-destroy', poolNameFor(disks)], { stdio: 'ignore' });
+      if (t) dropDiskPool(URI!, t.dataDir);
     } finally {
       if (svc) {
         svc.run('libvirt-host2.sh', 'stop');
