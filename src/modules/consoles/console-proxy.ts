@@ -5,7 +5,9 @@
 // VNC → browser reads into ONE reusable buffer per session (net's `onread`), so a bulk screen
 // update allocates nothing per chunk: fresh 64 KiB buffers per read made V8 run full collections
 // every ~20 MB moved, the biggest cost of the proxy (bench/console). ws sends a Buffer without
-// copying it, so the socket stays paused until the frame is written, then the buffer is reused.
+// copying it: when the kernel took the whole frame at once the buffer is free and reading goes
+// on; otherwise the socket stays paused until ws has written the frame. (Pausing after every
+// read re-armed the socket in epoll twice per frame: docs/performance.md, console tail latency.)
 //
 // For hosts reached over SSH the VNC bytes come through an `ssh -W` child (ssh-tunnel.ts): the
 // same pump runs over its stdout/stdin (pumpStreams), with the same backpressure both ways.
@@ -14,6 +16,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { WebSocket, RawData } from 'ws';
 
 const READ_BUFFER_BYTES = 256 * 1024;
+const SEND_BINARY = { binary: true } as const;
 
 export interface PumpCounters {
   toVm: number;
@@ -51,6 +54,19 @@ export function pump(ws: WebSocket, endpoint: { host: string; port: number }, co
     resolveEnd(end);
   };
 
+  // Frames handed to ws, and how many of them ws has written (until then the last one's bytes
+  // may still be in the read buffer).
+  let sent = 0;
+  let written = 0;
+  let waiting = false;
+  // One callback per session, not a closure per frame: counts the writes that completed.
+  const afterSend = (): void => {
+    written++;
+    if (waiting && written === sent) {
+      waiting = false;
+      if (!done) tcp.resume();
+    }
+  };
   const tcp: Socket = connect({
     host: endpoint.host,
     port: endpoint.port,
@@ -59,11 +75,13 @@ export function pump(ws: WebSocket, endpoint: { host: string; port: number }, co
       buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
       callback(nread: number, buf: Uint8Array): boolean {
         counters.toClient += nread;
-        ws.send(Buffer.from(buf.buffer, buf.byteOffset, nread), { binary: true }, () => {
-          // The frame left (or the socket died): the buffer is free to be filled again.
-          if (!done) tcp.resume();
-        });
-        return false; // pause until the send above completes
+        sent++;
+        ws.send(Buffer.from(buf.buffer, buf.byteOffset, nread), SEND_BINARY, afterSend);
+        // The kernel took the whole frame at once (the usual case for input echoes and small
+        // updates): the buffer is free, keep reading. Otherwise pause until ws has written it.
+        if (ws.bufferedAmount === 0) return true;
+        waiting = true;
+        return false;
       },
     },
   });
@@ -111,7 +129,7 @@ export function pumpStreams(
   vnc.output.on('data', (chunk: Buffer) => {
     counters.toClient += chunk.length;
     vnc.output.pause();
-    ws.send(chunk, { binary: true }, () => {
+    ws.send(chunk, SEND_BINARY, () => {
       if (!done) vnc.output.resume();
     });
   });
