@@ -32,6 +32,7 @@ const num = (name: string, dflt: number): number => {
 const BULK_BYTES = Math.round(num('BENCH_BULK_MB', 200) * 1e6);
 const RUNS = num('BENCH_RUNS', 3);
 const RTT_N = num('BENCH_RTT', 2000);
+const RTT_WARMUP = 200;
 const SESSIONS = num('BENCH_SESSIONS', 500);
 const MAX_LOAD = num('BENCH_MAX_LOAD', 3);
 const LOAD_WAIT_S = Number(process.env.BENCH_LOAD_WAIT_S ?? 60);
@@ -268,6 +269,8 @@ async function limenTicketUrl(base: string, token: string, uuid: string): Promis
 async function startLimen(sourcePort: number): Promise<Mode> {
   const { child, info } = await startNodeChild<{ port: number; username: string; password: string; uuid: string }>('limen-server.ts', [String(sourcePort)], [
     '--expose-gc',
+    // as scripts/start.sh runs the product
+    '--min-semi-space-size=4',
     // For finding per-byte costs, e.g. BENCH_LIMEN_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/p" or "--trace-gc".
     ...(process.env.BENCH_LIMEN_FLAGS?.split(' ').filter(Boolean) ?? []),
   ]);
@@ -327,8 +330,9 @@ async function throughput(mode: Mode, bytes: number): Promise<{ mbs: number; cpu
 }
 
 /**
- * Sequential 64-byte echoes, measured in batches that rotate over the modes on one open connection
- * each, so a burst of other work on the machine hits every mode alike instead of one of them.
+ * Sequential 64-byte echoes, one round trip per path in turn (direct, websockify, LIMEN, direct, …)
+ * on one open connection each, so whatever else runs on the machine lands on every path alike: a
+ * burst of other work shorter than a batch used to hit only the path whose batch was running.
  */
 interface Sample {
   /** wall-clock start, ms since the epoch (to line up with the proxy's probe spans) */
@@ -341,21 +345,18 @@ async function roundTrips(modes: Mode[], n: number, samples: Record<string, Samp
   const conns = await Promise.all(modes.map((m) => m.open()));
   const out: Record<string, number[]> = Object.fromEntries(modes.map((m) => [m.name, []]));
   for (const m of modes) samples[m.name] = [];
-  const batch = 100;
   try {
-    for (let done = -200; done < n; done += batch) {
+    // The first RTT_WARMUP of each path are warm-up (JIT, socket buffers).
+    for (let k = -RTT_WARMUP; k < n; k++) {
       for (const [i, c] of conns.entries()) {
-        for (let k = 0; k < batch; k++) {
-          const at = performance.timeOrigin + performance.now();
-          const t0 = process.hrtime.bigint();
-          c.send(msg);
-          await c.receive(msg.length);
-          // The first 200 of each mode are warm-up (JIT, socket buffers).
-          if (done >= 0) {
-            const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-            out[modes[i]!.name]!.push(ms);
-            samples[modes[i]!.name]!.push({ at, ms });
-          }
+        const at = performance.timeOrigin + performance.now();
+        const t0 = process.hrtime.bigint();
+        c.send(msg);
+        await c.receive(msg.length);
+        if (k >= 0) {
+          const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+          out[modes[i]!.name]!.push(ms);
+          samples[modes[i]!.name]!.push({ at, ms });
         }
       }
     }
@@ -586,8 +587,9 @@ Source: a VNC-like TCP server in its own process (bench/console/source.ts); clie
 \`ws\` (no compression) in the bench process; each proxy in its own process. Throughput: ${BULK_BYTES / 1e6} MB
 source → client after an 8 MB warm-up, median of ${RUNS} interleaved runs (all runs in brackets).
 Proxy CPU: user+system seconds of the proxy process(es) per GB moved (load-independent, unlike MB/s).
-Round trips: ${RTT_N} sequential 64-byte echoes per path after 200 warm-up, in batches of 100
-rotating over the paths. Memory: PSS of the proxy
+Round trips: ${RTT_N} sequential 64-byte echoes per path after ${RTT_WARMUP} warm-up, one at a time
+rotating over the paths (direct, websockify, LIMEN, direct, …), so the machine's noise lands on
+every path alike; "added" = LIMEN's p99 − direct TCP's p99. Memory: PSS of the proxy
 process(es) with ${SESSIONS} idle sessions minus before, divided by ${SESSIONS}; "marginal" is the slope
 between ${Math.floor(SESSIONS / 2)} and ${SESSIONS} sessions (without one-time costs such as JIT code and heap growth). LIMEN is
 measured after a full GC; its sessions include the ticket check and the session/audit rows in the

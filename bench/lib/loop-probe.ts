@@ -22,7 +22,7 @@ export interface Span {
 
 export interface LoopProbeReport {
   seconds: number;
-  /** event-loop delay in ms (resolution 1 ms: values include the timer's 1 ms) */
+  /** event-loop delay in ms (resolution ELD_RESOLUTION_MS: values include the timer's period) */
   eld: { count: number; p50: number; p99: number; p999: number; max: number; mean: number };
   /** per loop: ticks and wall ms; per source: sync database calls and their ms */
   loops: Record<string, { ticks: number; totalMs: number; maxMs: number }>;
@@ -31,6 +31,10 @@ export interface LoopProbeReport {
   /** every span ≥ minSpanMs (DB calls, GC) and every tick, for lining up with slow samples */
   spans: Span[];
 }
+
+// 10 ms, as prom-client's own monitor in LIMEN: a 1 ms timer woke the measured process 1,000
+// times a second during the very round trips it was measuring (the other paths had no such timer).
+const ELD_RESOLUTION_MS = 10;
 
 const wallNow = (): number => performance.timeOrigin + performance.now();
 const OTHER = 'request/other';
@@ -47,7 +51,7 @@ export function createLoopProbe(opts: { pglite?: object; minSpanMs?: number } = 
 
   let active = false;
   let t0 = 0;
-  let eld = monitorEventLoopDelay({ resolution: 1 });
+  let eld = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
   let loops: LoopProbeReport['loops'] = {};
   let db: LoopProbeReport['db'] = {};
   let gc = { count: 0, totalMs: 0, maxMs: 0 };
@@ -109,7 +113,7 @@ export function createLoopProbe(opts: { pglite?: object; minSpanMs?: number } = 
       db = {};
       gc = { count: 0, totalMs: 0, maxMs: 0 };
       spans = [];
-      eld = monitorEventLoopDelay({ resolution: 1 });
+      eld = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
       eld.enable();
       gcObserver.observe({ entryTypes: ['gc'] });
       t0 = wallNow();
