@@ -9,7 +9,7 @@
 // Run: node --import tsx bench/console/console.bench.ts  (or npm run bench)
 // Knobs: BENCH_BULK_MB (200), BENCH_RUNS (3), BENCH_RTT (2000), BENCH_SESSIONS (500), BENCH_LIMEN_FLAGS,
 //   BENCH_MAX_LOAD (3) + BENCH_LOAD_WAIT_S (60): wait that long for a calmer machine first.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { cpus } from 'node:os';
@@ -36,6 +36,10 @@ const RTT_WARMUP = 200;
 const SESSIONS = num('BENCH_SESSIONS', 500);
 const MAX_LOAD = num('BENCH_MAX_LOAD', 3);
 const LOAD_WAIT_S = Number(process.env.BENCH_LOAD_WAIT_S ?? 60);
+
+const SERVER_FLAGS = execFileSync('bash', ['-c', 'source scripts/lib/common.sh && printf %s "$LIMEN_SERVER_NODE_FLAGS"'], { cwd: ROOT, encoding: 'utf8' })
+  .split(' ')
+  .filter(Boolean);
 
 const TARGETS = { vsWebsockify: 1.2, vsDirect: 0.6, p99AddedMs: 1, idleKiB: 64 };
 
@@ -269,8 +273,8 @@ async function limenTicketUrl(base: string, token: string, uuid: string): Promis
 async function startLimen(sourcePort: number): Promise<Mode> {
   const { child, info } = await startNodeChild<{ port: number; username: string; password: string; uuid: string }>('limen-server.ts', [String(sourcePort)], [
     '--expose-gc',
-    // as scripts/start.sh runs the product
-    '--min-semi-space-size=4',
+    // the flags `npm start` runs the server with (scripts/lib/common.sh)
+    ...SERVER_FLAGS,
     // For finding per-byte costs, e.g. BENCH_LIMEN_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/p" or "--trace-gc".
     ...(process.env.BENCH_LIMEN_FLAGS?.split(' ').filter(Boolean) ?? []),
   ]);
@@ -579,7 +583,7 @@ async function main(): Promise<void> {
   const tick = (b: boolean | null) => (b ? 'met' : 'MISSED');
   const md = `# Console proxy benchmark — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC
 
-Machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), Node ${process.version}, websockify ${wsv}.
+Machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), Node ${process.version}, websockify ${wsv}; LIMEN runs with\n\`${[...SERVER_FLAGS, ...(process.env.BENCH_LIMEN_FLAGS?.split(' ').filter(Boolean) ?? [])].join(' ') || '(no flags)'}\` as \`npm start\` does (scripts/lib/common.sh).
 1-min load ${loadStart} at start, ${loadEnd} at end (other work was running on this shared machine
 when it is above ${MAX_LOAD}; numbers are then pessimistic for all modes alike). Total bench time ${round((Date.now() - t0) / 1000, 0)} s.
 

@@ -11,7 +11,11 @@ log() { printf '[limen] %s\n' "$*" >&2; }
 # --v8-pool-size=1: V8's background threads (concurrent GC, compiling PGlite's 9 MB of WebAssembly)
 # each keep a malloc arena of freed compiler memory; with the default 4 an idle server holds ~45 MiB
 # more (bench/results/*-memory.md). One background thread is enough for a 1–2 core API server.
-LIMEN_SERVER_NODE_FLAGS="${LIMEN_SERVER_NODE_FLAGS---v8-pool-size=1}"
+# --min-semi-space-size=4: a young-generation floor. V8 shrinks it to 1 MB semi-spaces while
+# traffic is light and a console's small frames never grow it back (~4.4 KB allocated per input
+# round trip by Node's streams and ws): a scavenge every ~200 round trips showed in the console's
+# p99 (docs/performance.md, "console's tail latency"). Costs at most ~6 MB.
+LIMEN_SERVER_NODE_FLAGS="${LIMEN_SERVER_NODE_FLAGS---v8-pool-size=1 --min-semi-space-size=4}"
 
 # Debian packages the full product and its test suite use (RECIPES.md).
 LIMEN_APT_PACKAGES=(libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 genisoimage
