@@ -11,17 +11,15 @@
 //   BENCH_MAX_LOAD (3) + BENCH_LOAD_WAIT_S (60): wait that long for a calmer machine first.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import WebSocket from 'ws';
-import { BANNER, bulkRequest } from './protocol.js';
+import { bulkRequest } from './protocol.js';
+import { ask, benchLimenSessions, startNodeChild, tcpConn, wsConn, type BenchLimenInfo, type Conn } from './clients.js';
 import type { LoopProbeReport, Span } from '../lib/loop-probe.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const HERE = fileURLToPath(new URL('.', import.meta.url));
 const RESULTS = join(ROOT, 'bench/results');
 
 const num = (name: string, dflt: number): number => {
@@ -64,28 +62,6 @@ function stopChild(c: ChildProcess): Promise<void> {
 process.once('exit', () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 });
-
-/** Starts `node --import tsx FILE ARGS…` and resolves with its first stdout line parsed as JSON. */
-async function startNodeChild<T>(file: string, args: string[], nodeFlags: string[] = []): Promise<{ child: ChildProcess; info: T }> {
-  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', join(HERE, file), ...args], {
-    cwd: ROOT,
-    stdio: ['pipe', 'pipe', 'inherit', 'ipc'],
-  });
-  children.push(child);
-  const line = await new Promise<string>((resolve, reject) => {
-    const rl = createInterface({ input: child.stdout! });
-    let ready = false;
-    // The first JSON line is the child's answer; anything else (e.g. --trace-gc) goes to stderr.
-    rl.on('line', (l) => {
-      if (!ready && l.startsWith('{')) {
-        ready = true;
-        resolve(l);
-      } else process.stderr.write(`[${file}] ${l}\n`);
-    });
-    child.once('exit', (code) => reject(new Error(`${file} exited (${code}) before it was ready`)));
-  });
-  return { child, info: JSON.parse(line) as T };
-}
 
 async function freePort(): Promise<number> {
   const srv = createServer();
@@ -170,70 +146,6 @@ function treeCpuSeconds(root: number): number {
 const loadavg = (): number => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 
 // ---------------------------------------------------------------------------------------------
-// Client connections: one shape for a raw TCP socket and a websocket.
-
-interface Conn {
-  send(b: Buffer): void;
-  /** Resolves once `n` more bytes have arrived. */
-  receive(n: number): Promise<void>;
-  close(): void;
-}
-
-function byteWaiter() {
-  let need = 0;
-  let got = 0;
-  let done: (() => void) | undefined;
-  return {
-    add(n: number): void {
-      got += n;
-      if (done && got >= need) {
-        const d = done;
-        done = undefined;
-        got -= need;
-        d();
-      }
-    },
-    wait(n: number): Promise<void> {
-      return new Promise((resolve) => {
-        need = n;
-        if (got >= need) {
-          got -= need;
-          resolve();
-        } else done = resolve;
-      });
-    },
-  };
-}
-
-async function tcpConn(port: number): Promise<Conn> {
-  const w = byteWaiter();
-  const s: Socket = connect({ port, host: '127.0.0.1', noDelay: true });
-  s.on('data', (d: Buffer) => w.add(d.length));
-  await new Promise<void>((resolve, reject) => {
-    s.once('connect', resolve);
-    s.once('error', reject);
-  });
-  await w.wait(BANNER.length);
-  return { send: (b) => s.write(b), receive: (n) => w.wait(n), close: () => s.destroy() };
-}
-
-async function wsConn(url: string): Promise<Conn> {
-  const w = byteWaiter();
-  // noVNC's subprotocol; no compression offer (VNC data is compressed or raw pixels already).
-  const ws = new WebSocket(url, ['binary'], { perMessageDeflate: false });
-  ws.binaryType = 'nodebuffer';
-  ws.on('message', (d: Buffer) => w.add(d.length));
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', resolve);
-    ws.once('error', reject);
-    ws.once('unexpected-response', (_q, res) => reject(new Error(`HTTP ${res.statusCode} on upgrade`)));
-    ws.once('close', (code, reason) => reject(new Error(`closed ${code} ${reason.toString()}`)));
-  });
-  await w.wait(BANNER.length);
-  return { send: (b) => ws.send(b, { binary: true }), receive: (n) => w.wait(n), close: () => ws.terminate() };
-}
-
-// ---------------------------------------------------------------------------------------------
 // Modes
 
 interface Mode {
@@ -250,47 +162,20 @@ interface Mode {
   probe?: { start(): Promise<void>; stop(): Promise<LoopProbeReport> };
 }
 
-/** Sends `msg` over IPC and resolves with the first answer that has `key`. */
-function ask<T>(child: ChildProcess, msg: string, key: string): Promise<T> {
-  return new Promise((resolve) => {
-    const on = (m: unknown) => {
-      if (typeof m !== 'object' || m === null || !(key in m)) return;
-      child.off('message', on);
-      resolve(m as T);
-    };
-    child.on('message', on);
-    child.send(msg);
-  });
-}
-
-async function limenTicketUrl(base: string, token: string, uuid: string): Promise<string> {
-  const r = await fetch(`${base}/api/vms/${uuid}/console`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
-  if (r.status !== 200) throw new Error(`ticket: HTTP ${r.status} ${await r.text()}`);
-  const { ws_url } = (await r.json()) as { ws_url: string };
-  return base.replace(/^http/, 'ws') + ws_url;
-}
-
 async function startLimen(sourcePort: number): Promise<Mode> {
-  const { child, info } = await startNodeChild<{ port: number; username: string; password: string; uuid: string }>('limen-server.ts', [String(sourcePort)], [
+  const { child, info } = await startNodeChild<BenchLimenInfo>(children, 'limen-server.ts', [String(sourcePort)], [
     '--expose-gc',
     // the flags `npm start` runs the server with (scripts/lib/common.sh)
     ...SERVER_FLAGS,
     // For finding per-byte costs, e.g. BENCH_LIMEN_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/p" or "--trace-gc".
     ...(process.env.BENCH_LIMEN_FLAGS?.split(' ').filter(Boolean) ?? []),
   ]);
-  const base = `http://127.0.0.1:${info.port}`;
-  const login = await fetch(`${base}/api/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: info.username, password: info.password }),
-  });
-  if (login.status !== 200) throw new Error(`login: HTTP ${login.status}`);
-  const { access_token } = (await login.json()) as { access_token: string };
+  const open = await benchLimenSessions(info);
   return {
     name: 'limen',
     label: 'LIMEN console proxy',
     pid: child.pid,
-    open: async () => wsConn(await limenTicketUrl(base, access_token, info.uuid)),
+    open,
     gc: () => ask(child, 'gc', 'heapUsed'),
     probe: {
       start: async () => void (await ask(child, 'probe:start', 'probe')),
@@ -501,7 +386,7 @@ async function main(): Promise<void> {
   const loadStart = loadavg();
   console.log(`console bench: ${BULK_BYTES / 1e6} MB bulk × ${RUNS}, ${RTT_N} round trips, ${SESSIONS} idle sessions; load ${loadStart}`);
 
-  const source = await startNodeChild<{ port: number }>('source.ts', []);
+  const source = await startNodeChild<{ port: number }>(children, 'source.ts', []);
   const direct: Mode = { name: 'direct', label: 'direct TCP', open: () => tcpConn(source.info.port) };
   const websockify = await startWebsockify(source.info.port);
   const limen = await startLimen(source.info.port);

@@ -9,98 +9,16 @@
 // PRE replays the console bench's earlier phases (500 idle sessions, 3 × 208 MB bulk) first, so
 // the heap is in the state the bench's round trips meet.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import WebSocket from 'ws';
-import { BANNER, bulkRequest } from './protocol.js';
+import { bulkRequest } from './protocol.js';
+import { ask, benchLimenSessions, startNodeChild, tcpConn, type BenchLimenInfo, type Conn } from './clients.js';
 import type { LoopProbeReport } from '../lib/loop-probe.js';
 
-const HERE = fileURLToPath(new URL('.', import.meta.url));
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const children: ChildProcess[] = [];
 process.once('exit', () => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
 // every child is ours, started here and stopped by its own handle
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-async function startNodeChild<T>(file: string, args: string[], flags: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [...flags, '--import', 'tsx', join(HERE, file), ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit', 'ipc'], env: { ...process.env, ...env } });
-  children.push(child);
-  const line = await new Promise<string>((resolve, reject) => {
-    const rl = createInterface({ input: child.stdout! });
-    let ready = false;
-    rl.on('line', (l) => {
-      if (!ready && l.startsWith('{')) {
-        ready = true;
-        resolve(l);
-      } else if (process.env.SHOW_CHILD || !l.startsWith('[')) process.stderr.write(`[${file}] ${l}\n`);
-    });
-    child.once('exit', (code) => reject(new Error(`${file} exited ${code}`)));
-  });
-  return { child, info: JSON.parse(line) as T };
-}
-
-function ask<T>(child: ChildProcess, msg: string, key: string): Promise<T> {
-  return new Promise((resolve) => {
-    const on = (m: unknown) => {
-      if (typeof m !== 'object' || m === null || !(key in m)) return;
-      child.off('message', on);
-      resolve(m as T);
-    };
-    child.on('message', on);
-    child.send(msg);
-  });
-}
-
-interface Conn {
-  send(b: Buffer): void;
-  receive(n: number): Promise<void>;
-  close(): void;
-}
-function byteWaiter() {
-  let need = 0;
-  let got = 0;
-  let done: (() => void) | undefined;
-  return {
-    add(n: number) {
-      got += n;
-      if (done && got >= need) {
-        const d = done;
-        done = undefined;
-        got -= need;
-        d();
-      }
-    },
-    wait(n: number) {
-      return new Promise<void>((resolve) => {
-        need = n;
-        if (got >= need) {
-          got -= need;
-          resolve();
-        } else done = resolve;
-      });
-    },
-  };
-}
-async function tcpConn(port: number): Promise<Conn> {
-  const w = byteWaiter();
-  const s: Socket = connect({ port, host: '127.0.0.1', noDelay: true });
-  s.on('data', (d: Buffer) => w.add(d.length));
-  await new Promise<void>((r, j) => (s.once('connect', r), s.once('error', j)));
-  await w.wait(BANNER.length);
-  return { send: (b) => s.write(b), receive: (n) => w.wait(n), close: () => s.destroy() };
-}
-async function wsConn(url: string): Promise<Conn> {
-  const w = byteWaiter();
-  const ws = new WebSocket(url, ['binary'], { perMessageDeflate: false });
-  ws.binaryType = 'nodebuffer';
-  ws.on('message', (d: Buffer) => w.add(d.length));
-  await new Promise<void>((r, j) => (ws.once('open', r), ws.once('error', j)));
-  await w.wait(BANNER.length);
-  return { send: (b) => ws.send(b, { binary: true }), receive: (n) => w.wait(n), close: () => ws.terminate() };
-}
 
 interface Variant {
   name: string;
@@ -114,19 +32,8 @@ interface Mode {
 }
 
 async function startLimen(v: Variant, sourcePort: number): Promise<Mode> {
-  const { child, info } = await startNodeChild<{ port: number; username: string; password: string; uuid: string }>('limen-server.ts', [String(sourcePort)], ['--expose-gc', ...(v.flags ?? [])], v.env);
-  const base = `http://127.0.0.1:${info.port}`;
-  const login = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: info.username, password: info.password }) });
-  const { access_token } = (await login.json()) as { access_token: string };
-  return {
-    name: v.name,
-    child,
-    open: async () => {
-      const r = await fetch(`${base}/api/vms/${info.uuid}/console`, { method: 'POST', headers: { authorization: `Bearer ${access_token}` } });
-      const { ws_url } = (await r.json()) as { ws_url: string };
-      return wsConn(base.replace(/^http/, 'ws') + ws_url);
-    },
-  };
+  const { child, info } = await startNodeChild<BenchLimenInfo>(children, 'limen-server.ts', [String(sourcePort)], ['--expose-gc', ...(v.flags ?? [])], v.env);
+  return { name: v.name, child, open: await benchLimenSessions(info) };
 }
 
 function procCost(pid: number): { cpu: number; csw: number; nv: number } {
@@ -149,7 +56,7 @@ async function main() {
   const pre = (process.env.PRE ?? '').split(',').filter(Boolean);
   const N = Number(process.env.N ?? 2000);
   const ROUNDS = Number(process.env.ROUNDS ?? 1);
-  const source = await startNodeChild<{ port: number }>('source.ts', [], []);
+  const source = await startNodeChild<{ port: number }>(children, 'source.ts', []);
   const direct: Mode = { name: 'direct', open: () => tcpConn(source.info.port) };
   const limens: Mode[] = [];
   for (const v of variants) limens.push(await startLimen(v, source.info.port));
