@@ -27,6 +27,24 @@ async function waitFor(what: string, fn: () => boolean, ms = 60_000): Promise<vo
   }
 }
 
+/**
+ * Waits until a writer's byte count stops moving (socket buffers full), then checks it stays put
+ * for a second more: the other side's backpressure holds it. Answers the count it was held at.
+ */
+async function heldBack(writer: string, count: () => number): Promise<number> {
+  let last = -1;
+  await waitFor(`${writer} to be held back`, () => {
+    const settled = count() === last;
+    last = count();
+    return settled;
+  });
+  await sleep(500);
+  const held = count();
+  await sleep(1000);
+  assert.equal(count(), held, `${writer} kept writing although the other side reads nothing`);
+  return held;
+}
+
 interface Rig {
   /** the VNC side's socket (accepted by the fake server) */
   vncSide: Promise<Socket>;
@@ -124,17 +142,7 @@ describe('console pump', () => {
       }
     };
     writeMore();
-    // let the socket buffers fill; then nothing more may move
-    let last = -1;
-    await waitFor('the VNC writer to be held back', () => {
-      const settled = written === last;
-      last = written;
-      return settled;
-    });
-    await sleep(500);
-    const held = written;
-    await sleep(1000);
-    assert.equal(written, held, 'the VNC server kept writing although the browser reads nothing');
+    const held = await heldBack('the VNC server', () => written);
     // Kernel socket buffers hold a few MB on loopback; the proxy itself holds at most one read
     // (256 KiB) plus its frame header.
     assert.ok(proxyWs.bufferedAmount <= 256 * 1024 + 14, `proxy buffered ${proxyWs.bufferedAmount} bytes`);
@@ -164,16 +172,7 @@ describe('console pump', () => {
       if (!stop) setTimeout(sendMore, 10);
     };
     sendMore();
-    let last = -1;
-    await waitFor('the browser to be held back', () => {
-      const settled = sent === last;
-      last = sent;
-      return settled;
-    });
-    await sleep(500);
-    const held = sent;
-    await sleep(1000);
-    assert.equal(sent, held, 'the browser kept sending although the VNC server reads nothing');
+    await heldBack('the browser', () => sent);
     // everything not yet at the VNC server sits in kernel buffers or the browser's own queue
     assert.ok(sent - r.counters.toVm < 64 * 1024 * 1024);
     assert.ok(sent < 128 * 1024 * 1024, `${sent} bytes accepted while the VNC server reads nothing`);
