@@ -134,12 +134,12 @@ describe('damaged archives and failed restores (pglite)', () => {
     const target = mkdtempSync(join(tmpdir(), 'limen-notar-target-'));
     const path = process.env.PATH;
     try {
-      process.env.PATH = join(target, 'no-such-bin'); // spawn('tar') → ENOENT → the fallback
-      await restoreArchive({ file: archive, dataDir: target, databaseUrl: undefined });
-    } finally {
-      process.env.PATH = path;
-    }
-    try {
+      try {
+        process.env.PATH = join(target, 'no-such-bin'); // spawn('tar') → ENOENT → the fallback
+        await restoreArchive({ file: archive, dataDir: target, databaseUrl: undefined });
+      } finally {
+        process.env.PATH = path;
+      }
       const db = await openDatabase({ databaseUrl: undefined, dataDir: target });
       try {
         const restored = await snapshotTables(db);
