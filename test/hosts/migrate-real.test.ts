@@ -10,12 +10,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createReadStream, existsSync } from 'node:fs';
 import type { TestApp } from '../helpers/app.js';
-import { buildRealHostsApp, dropDiskPool } from './real-hosts-app.js';
+import { buildRealHostsApp, tearDownRealHosts } from './real-hosts-app.js';
 import { privateServices, type PrivateServices } from '../helpers/services.js';
 import { newAdmin, newUser, type TestUser } from '../helpers/factories.js';
 import { assertErrorBody } from '../helpers/contract.js';
 import type { HypervisorDriver } from '../../src/hypervisor/index.js';
-import { readRfbGreeting, unlimitedQuota, waitFor, waitGone, waitState, type VmJson } from '../vms/vm-helpers.js';
+import { readRfbGreeting, unlimitedQuota, waitFor, waitState, type VmJson } from '../vms/vm-helpers.js';
 
 const URI = process.env.LIMEN_TEST_LIBVIRT_URI;
 const REAL = process.env.LIMEN_TEST_REAL === '1';
@@ -60,24 +60,7 @@ describe('VM migration between two real hypervisor hosts', { skip: why ?? false,
     isoId = up.json<{ id: string }>().id;
   });
 
-  after(async () => {
-    try {
-      if (t && vm) {
-        await t.app.inject({ method: 'POST', url: `/api/vms/${vm.uuid}/action`, headers: user.auth, payload: { action: 'stop' } });
-        await waitState(t.app, user, vm.uuid, 'stopped', 30_000).catch(() => undefined);
-        await t.app.inject({ method: 'DELETE', url: `/api/vms/${vm.uuid}`, headers: user.auth });
-        await waitGone(t.app, user, vm.uuid, 30_000).catch(() => undefined);
-      }
-      if (t) await t.close();
-      await driver?.close();
-      if (t) dropDiskPool(URI!, t.dataDir);
-    } finally {
-      if (svc) {
-        svc.run('libvirt-host2.sh', 'stop');
-        svc.remove();
-      }
-    }
-  });
+  after(() => tearDownRealHosts({ uri: URI!, t, driver, svc, owner: user, vms: vm ? [vm.uuid] : [] }));
 
   test('cold: a stopped VM moves to the second host and starts there (VNC greeting from that host\'s port)', async (tc) => {
     // created on default: h2 drained meanwhile

@@ -19,7 +19,7 @@ import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import type { TestApp } from '../helpers/app.js';
-import { buildRealHostsApp, dropDiskPool } from './real-hosts-app.js';
+import { buildRealHostsApp, tearDownRealHosts } from './real-hosts-app.js';
 import { privateServices, type PrivateServices } from '../helpers/services.js';
 import { newAdmin, newUser, type TestUser } from '../helpers/factories.js';
 import { assertErrorBody } from '../helpers/contract.js';
@@ -104,25 +104,7 @@ describe('migration between hosts without shared storage (real libvirt, copy thr
     isoId = up.json<{ id: string }>().id;
   });
 
-  after(async () => {
-    try {
-      for (const uuid of made) {
-        if (!t) break;
-        await api('POST', `/api/vms/${uuid}/action`, { action: 'stop' }).catch(() => undefined);
-        await waitState(t.app, user, uuid, 'stopped', 30_000).catch(() => undefined);
-        await api('DELETE', `/api/vms/${uuid}`);
-        await waitGone(t.app, user, uuid, 30_000).catch(() => undefined);
-      }
-      if (t) await t.close();
-      await driver?.close();
-      if (t) dropDiskPool(URI!, t.dataDir);
-    } finally {
-      if (svc) {
-        svc.run('libvirt-host2.sh', 'stop');
-        svc.remove();
-      }
-    }
-  });
+  after(() => tearDownRealHosts({ uri: URI!, t, driver, svc, owner: user, vms: made }));
 
   let mover: Vm;
 
