@@ -4,6 +4,7 @@
 // Run under --cpu-prof to see where the time goes:
 //   node --import tsx bench/api/profile.ts            (BENCH_DB_URL=postgres://… for a server)
 //   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/api/profile.ts
+//   PROFILE_ONLY='(user)' … profiles one route only
 import Fastify from 'fastify';
 import { benchApp, benchPostgres, loginToken, settled } from './fixture.js';
 
@@ -19,7 +20,11 @@ const bare = Fastify({ logger: false });
 bare.get('/bare', async () => ({ items: [], total: 0 }));
 await bare.ready();
 
+/** PROFILE_ONLY=<text>: only the routes whose title contains it (and the bare route), for a profile of one route. */
+const ONLY = process.env.PROFILE_ONLY;
+
 async function measure(title: string, inject: () => Promise<{ statusCode: number }>): Promise<void> {
+  if (ONLY && title !== 'bare' && !title.includes(ONLY)) return;
   for (let i = 0; i < 200; i++) await inject();
   const c0 = process.cpuUsage();
   for (let i = 0; i < N; i++) {
@@ -27,7 +32,7 @@ async function measure(title: string, inject: () => Promise<{ statusCode: number
     if (r.statusCode !== 200) throw new Error(`${title}: ${r.statusCode}`);
   }
   const c = process.cpuUsage(c0);
-  console.log(`${title.padEnd(28)} ${((c.user + c.system) / N).toFixed(0).padStart(6)} µs CPU/request`);
+  console.log(`${title.padEnd(28)} ${((c.user + c.system) / N).toFixed(0).padStart(6)} µs CPU/request (user ${(c.user / N).toFixed(0)}, system ${(c.system / N).toFixed(0)})`);
 }
 
 await measure('bare', () => bare.inject({ method: 'GET', url: '/bare' }));
