@@ -3,7 +3,7 @@
 // is held by the server). Finds the instance like `limen alerts config` (--url / LIMEN_URL, else
 // its limen.pid) and signs in as an admin (--user, default LIMEN_ADMIN_USER; password from
 // LIMEN_ADMIN_PASSWORD[_FILE], else $LIMEN_DATA_DIR/initial-admin-password).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, openAsBlob, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/config.js';
 import { instanceUrl } from './alerts.command.js';
@@ -23,6 +23,8 @@ export interface ApiErrorBody {
 export interface InstanceClient {
   base: string;
   call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: object): Promise<{ status: number; body: T & ApiErrorBody }>;
+  /** PUT of a file's bytes as application/octet-stream (streamed from disk, with its length). */
+  upload<T>(path: string, file: string): Promise<{ status: number; body: T & ApiErrorBody }>;
 }
 
 async function request<T>(url: string, init: RequestInit): Promise<{ status: number; body: T & ApiErrorBody }> {
@@ -42,6 +44,7 @@ export async function signInToInstance(config: Config, o: { url?: string; user?:
   return {
     base,
     call: (method, path, body) => request(`${base}${path}`, { method, headers: auth, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) }),
+    upload: async (path, file) => request(`${base}${path}`, { method: 'PUT', headers: { ...auth, 'content-type': 'application/octet-stream' }, body: await openAsBlob(file) }),
   };
 }
 

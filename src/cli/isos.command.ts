@@ -1,14 +1,16 @@
 // `limen isos add-demo`: puts real bootable images from Debian packages into the ISO library so a
 // fresh install has something to boot — the GRUB rescue CD (grub-rescue-pc) and, when installed,
-// the Debian netboot installer mini.iso (debian-installer-12-netboot-amd64). Registered straight
-// in the database; with the embedded database that needs the server stopped (withCliDatabase says so).
+// the Debian netboot installer mini.iso (debian-installer-12-netboot-amd64). When a running server
+// holds the embedded database, uploaded through its admin API (PUT /api/admin/isos/{name}, signed
+// in like `limen vms`); otherwise registered straight in the database.
 import { createReadStream, existsSync } from 'node:fs';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { loadProcessConfig } from '../config/runtime.js';
 import { findIsoByName } from '../modules/isos/isos.repo.js';
 import { importIso } from '../modules/isos/index.js';
 import { insertAudit } from '../modules/audit/audit.repo.js';
-import { withCliDatabase } from './cli-database.js';
+import { runningInstance, withCliDatabase } from './cli-database.js';
+import { cliFail, refusal, signInToInstance } from './instance-client.js';
 
 export const DEMO_ISOS: { name: string; paths: string[]; pkg: string }[] = [
   { name: 'grub-rescue.iso', paths: ['/usr/lib/grub-rescue/grub-rescue-cdrom.iso'], pkg: 'grub-rescue-pc' },
@@ -24,8 +26,25 @@ export function registerIsosCommands(program: Command): void {
   isos
     .command('add-demo')
     .description('copy bootable demo images from installed Debian packages into the ISO library')
-    .action(async () => {
+    .addOption(new Option('--url <url>', 'base URL of the LIMEN instance (when it holds the embedded database)').env('LIMEN_URL'))
+    .option('--user <name>', 'admin account for the API (default LIMEN_ADMIN_USER)')
+    .action(async (o: { url?: string; user?: string }) => {
       const config = loadProcessConfig();
+      if (!config.databaseUrl && runningInstance(config)) {
+        const api = await signInToInstance(config, o);
+        const have = new Set((await api.call<{ items: { name: string }[] }>('GET', '/api/isos')).body.items?.map((i) => i.name));
+        for (const demo of DEMO_ISOS) {
+          const source = demo.paths.find((p) => existsSync(p));
+          if (!source) console.log(`skipped ${demo.name}: package ${demo.pkg} is not installed`);
+          else if (have.has(demo.name)) console.log(`already in the library: ${demo.name}`);
+          else {
+            const r = await api.upload<{ name: string; size_bytes: number; sha256: string }>(`/api/admin/isos/${encodeURIComponent(demo.name)}`, source);
+            if (r.status !== 201) cliFail(refusal(r));
+            console.log(`added ${r.body.name} (${r.body.size_bytes} bytes, sha256 ${r.body.sha256})`);
+          }
+        }
+        return;
+      }
       await withCliDatabase(config, async ({ db }) => {
         for (const demo of DEMO_ISOS) {
           const source = demo.paths.find((p) => existsSync(p));
