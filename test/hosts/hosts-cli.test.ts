@@ -4,26 +4,15 @@
 // start`, where opening the database from a second process is refused.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildTestApp, type TestApp } from '../helpers/app.js';
-import { newAdmin, type TestUser } from '../helpers/factories.js';
+import type { TestApp } from '../helpers/app.js';
+import type { TestUser } from '../helpers/factories.js';
+import { runLimen, serverHoldingDataDir } from '../helpers/cli.js';
 import { writeTestNode } from './test-node.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-
-function limen(env: Record<string, string>, ...args: string[]): Promise<{ code: number; out: string }> {
-  const base = { ...process.env };
-  delete base.DATABASE_URL;
-  delete base.LIMEN_URL;
-  return new Promise((resolve) =>
-    execFile(process.execPath, [join(ROOT, 'bin', 'limen.js'), 'hosts', ...args], { env: { ...base, LIBVIRT_URI: 'test:///default', ...env }, timeout: 60_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
-    ),
-  );
-}
+const limen = (env: Record<string, string>, ...args: string[]) => runLimen(['hosts', ...args], env);
 
 describe('limen hosts (CLI)', { timeout: 180_000 }, () => {
   const dirs: string[] = [];
@@ -59,12 +48,7 @@ describe('limen hosts (CLI)', { timeout: 180_000 }, () => {
       (await t.app.inject({ method: 'GET', url: '/api/admin/hosts', headers: admin.auth })).json<{ items: { name: string; state: string }[] }>().items.map((h) => `${h.name}:${h.state}`);
 
     before(async () => {
-      t = await buildTestApp({ engine: 'pglite' });
-      admin = await newAdmin(t.app);
-      const url = await t.app.listen({ host: '127.0.0.1', port: 0 });
-      // what startServer writes: this process is "the server holding the data dir"
-      writeFileSync(join(t.dataDir, 'limen.pid'), JSON.stringify({ pid: process.pid, url }) + '\n');
-      env = { LIMEN_DATA_DIR: t.dataDir, LIMEN_ADMIN_USER: admin.username, LIMEN_ADMIN_PASSWORD: admin.password };
+      ({ t, admin, env } = await serverHoldingDataDir());
     });
     after(() => t.close());
 

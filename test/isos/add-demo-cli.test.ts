@@ -4,28 +4,18 @@
 // GRUB rescue CD lands in the library once, with its SHA-256, and a second run adds nothing.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildTestApp, type TestApp } from '../helpers/app.js';
-import { newAdmin, type TestUser } from '../helpers/factories.js';
+import type { TestApp } from '../helpers/app.js';
+import type { TestUser } from '../helpers/factories.js';
+import { runLimen, serverHoldingDataDir } from '../helpers/cli.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 const GRUB = '/usr/lib/grub-rescue/grub-rescue-cdrom.iso';
 const skip = existsSync(GRUB) ? false : `${GRUB} is missing (grub-rescue-pc; npm test installs it)`;
 
-function addDemo(env: Record<string, string>): Promise<{ code: number; out: string }> {
-  const base = { ...process.env };
-  delete base.DATABASE_URL;
-  delete base.LIMEN_URL;
-  return new Promise((resolve) =>
-    execFile(process.execPath, [join(ROOT, 'bin', 'limen.js'), 'isos', 'add-demo'], { env: { ...base, LIBVIRT_URI: 'test:///default', ...env }, timeout: 60_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
-    ),
-  );
-}
+const addDemo = (env: Record<string, string>) => runLimen(['isos', 'add-demo'], env);
 
 describe('limen isos add-demo', { skip, timeout: 180_000 }, () => {
   const sha = skip ? '' : createHash('sha256').update(readFileSync(GRUB)).digest('hex');
@@ -49,12 +39,7 @@ describe('limen isos add-demo', { skip, timeout: 180_000 }, () => {
     let admin: TestUser;
     let env: Record<string, string>;
     before(async () => {
-      t = await buildTestApp({ engine: 'pglite' });
-      admin = await newAdmin(t.app);
-      const url = await t.app.listen({ host: '127.0.0.1', port: 0 });
-      // what startServer writes: this process is "the server holding the data dir"
-      writeFileSync(join(t.dataDir, 'limen.pid'), JSON.stringify({ pid: process.pid, url }) + '\n');
-      env = { LIMEN_DATA_DIR: t.dataDir, LIMEN_ADMIN_USER: admin.username, LIMEN_ADMIN_PASSWORD: admin.password };
+      ({ t, admin, env } = await serverHoldingDataDir());
     });
     after(() => t.close());
 
