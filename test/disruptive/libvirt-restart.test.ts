@@ -3,7 +3,8 @@
 // disruptive phase of scripts/test.sh (alone, last), and only on a daemon LIMEN's script started.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
@@ -19,7 +20,20 @@ const owned = URI !== undefined && spawnSync('bash', [SCRIPT, 'owned']).status =
 // started is never restarted by a test, and then the test says why it skipped.
 const skip = !owned ? 'libvirtd was not started by LIMEN here: a shared daemon is never restarted by tests' : false;
 
-const daemon = (cmd: 'stop-daemon' | 'start-daemon') => execFileSync('bash', [SCRIPT, cmd], { encoding: 'utf8', timeout: 90_000, stdio: ['ignore', 'pipe', 'pipe'] });
+// async, so the event loop (LIMEN's own loops, the lists below) keeps running while it stops
+const daemon = async (cmd: 'stop-daemon' | 'start-daemon') => (await promisify(execFile)('bash', [SCRIPT, cmd], { encoding: 'utf8', timeout: 90_000 })).stdout;
+
+/** Lists domains back to back until a list fails; counts the answers and keeps those without `uuid`. */
+async function listUntilDown(driver: HypervisorDriver, uuid: string): Promise<{ ok: number; without: string[][] }> {
+  const without: string[][] = [];
+  let ok = 0;
+  for (const until = Date.now() + 30_000; Date.now() < until; ok++) {
+    const list = await driver.listDomains().catch(() => null);
+    if (list === null) break;
+    if (!list.some((d) => d.uuid === uuid)) without.push(list.map((d) => d.uuid));
+  }
+  return { ok, without };
+}
 
 describe('libvirtd restart under a running LIMEN', { skip, timeout: 300_000 }, () => {
   let t: TestApp;
@@ -42,7 +56,7 @@ describe('libvirtd restart under a running LIMEN', { skip, timeout: 300_000 }, (
   });
 
   after(async () => {
-    if (spawnSync('virsh', ['-c', URI!, 'version']).status !== 0) daemon('start-daemon');
+    if (spawnSync('virsh', ['-c', URI!, 'version']).status !== 0) await daemon('start-daemon');
     await t.app.inject({ method: 'POST', url: `/api/vms/${uuid}/action`, headers: user.auth, payload: { action: 'stop' } });
     await waitState(t.app, user, uuid, 'stopped', 60_000).catch(() => undefined);
     await t.app.inject({ method: 'DELETE', url: `/api/vms/${uuid}`, headers: user.auth });
@@ -56,11 +70,17 @@ describe('libvirtd restart under a running LIMEN', { skip, timeout: 300_000 }, (
     const ev = await openEvents(t.app, user.token);
     try {
       await ev.next((m) => m.type === 'snapshot');
-      daemon('stop-daemon');
+      // Lists in flight while the daemon goes away either fail or hold the running VM: a partial
+      // list (lookups cut mid-way) once made the reconciler mark the VM missing.
+      const lists = listUntilDown(driver, uuid);
+      await daemon('stop-daemon');
       await waitFor('health degraded', async () => {
         const h = await t.app.inject({ method: 'GET', url: '/api/health' });
         return h.statusCode === 503 && h.json<{ libvirt: string }>().libvirt === 'disconnected' ? true : undefined;
       }, 30_000);
+      const listed = await lists;
+      assert.ok(listed.ok > 0, 'no list answered before the daemon stopped');
+      assert.deepEqual(listed.without, [], `lists answered without the running VM: ${JSON.stringify(listed.without)}`);
       const t0 = Date.now();
       const r = await t.app.inject({ method: 'POST', url: `/api/vms/${uuid}/action`, headers: user.auth, payload: { action: 'pause' } });
       assert.equal(r.statusCode, 503, r.body);
@@ -69,7 +89,7 @@ describe('libvirtd restart under a running LIMEN', { skip, timeout: 300_000 }, (
       assert.equal((await t.app.inject({ method: 'GET', url: `/api/vms/${uuid}`, headers: user.auth })).json<VmJson>().state, 'running');
 
       const snapshots = ev.messages.filter((m) => m.type === 'snapshot').length;
-      daemon('start-daemon');
+      await daemon('start-daemon');
       await waitFor('health ok again', async () => (await t.app.inject({ method: 'GET', url: '/api/health' })).statusCode === 200 || undefined, 60_000);
       await waitFor('a fresh snapshot after reconnect', () => ev.messages.filter((m) => m.type === 'snapshot').length > snapshots || undefined, 30_000);
 

@@ -6,6 +6,7 @@ import { classifyLibvirtMessage, isHypervisorError, withTimeout } from '../../sr
 import { parseEventLine } from '../../src/hypervisor/libvirt/events.js';
 import { parseDomifaddr, parseDomstats, parseSnapshotXml } from '../../src/hypervisor/libvirt/qemu-ops.js';
 import { createVirsh } from '../../src/hypervisor/libvirt/virsh.js';
+import { summarizeDomains } from '../../src/hypervisor/libvirt/domain-list.js';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -115,5 +116,30 @@ describe('virsh output parsers', () => {
   test('snapshot-dumpxml', () => {
     const s = parseSnapshotXml('<domainsnapshot><name>s1</name><description>hi &lt;x&gt;</description><state>running</state><creationTime>1795677165</creationTime><domain type="qemu"><name>n</name></domain></domainsnapshot>');
     assert.deepEqual(s, { name: 's1', description: 'hi <x>', state: 'running', createdAt: new Date(1795677165000) });
+  });
+});
+
+describe('summarizeDomains (the domain list behind the poll and the reconciler)', () => {
+  const domain = (uuid: string, info: () => Promise<{ state: number }>) => ({
+    getName: async () => `limen-${uuid}`,
+    getUUIDString: async () => uuid.toUpperCase(),
+    getInfo: info as never,
+  });
+  const running = async () => ({ state: 1 });
+
+  test('summarizes every listed domain; one undefined meanwhile (not found) is skipped', async () => {
+    const gone = domain('b', async () => { throw new Error('Domain not found: no domain with matching uuid'); });
+    const out = await summarizeDomains([domain('a', running), gone, domain('c', async () => ({ state: 5 }))]);
+    assert.deepEqual(out, [
+      { uuid: 'a', name: 'limen-a', state: 'running' },
+      { uuid: 'c', name: 'limen-c', state: 'shutoff' },
+    ]);
+  });
+
+  test('a lookup failing because libvirtd went away fails the whole list instead of dropping the VM', async () => {
+    const cut = domain('b', async () => { throw new Error('Cannot recv data: Connection reset by peer'); });
+    await assert.rejects(summarizeDomains([domain('a', running), cut]), (e: unknown) => isHypervisorError(e, 'disconnected'));
+    const broken = domain('b', async () => { throw new Error('internal error: unexpected reply'); });
+    await assert.rejects(summarizeDomains([broken]), (e: unknown) => isHypervisorError(e, 'operation_failed'));
   });
 });

@@ -25,6 +25,7 @@ import {
 import { delay } from '../timeout.js';
 import { LibvirtConnection } from './connection.js';
 import { buildDomainXml, cdromOf, parseDomainXml, validateBootOrder } from './domain-xml.js';
+import { summarizeDomains } from './domain-list.js';
 import { EventHub } from './events.js';
 import { isActive, type ExtraOps, type OpsContext } from './ops.js';
 import { createQemuOps, stateFromNumber } from './qemu-ops.js';
@@ -102,19 +103,7 @@ export function createLibvirtDriver(options: LibvirtDriverOptions): HypervisorDr
     kind === 'test' ? createSimulatedOps(ctx) : createQemuOps(virsh, options.snapshotTimeoutMs ?? 120_000, createQemuStorage(uri, virsh, virshPath));
 
   const listDomains = async (): Promise<DomainSummary[]> =>
-    conn.call('list domains', async (hv) => {
-      const all = await hv.connectListAllDomains();
-      const out: DomainSummary[] = [];
-      for (const d of all) {
-        try {
-          const [name, uuid, info] = await Promise.all([d.getName(), d.getUUIDString(), d.getInfo()]);
-          out.push({ uuid: uuid.toLowerCase(), name, state: stateFromNumber(info.state) });
-        } catch {
-          // undefined between the list and the lookup: it is gone, skip it
-        }
-      }
-      return out;
-    });
+    conn.call('list domains', async (hv) => summarizeDomains(await hv.connectListAllDomains()));
 
   /** Never overwrite: the earlier implementation destroyed a VM that happened to share a name. */
   const ensureAbsent = async (uuid: string): Promise<void> => {
