@@ -5,8 +5,10 @@
 // LIMEN_ADMIN_PASSWORD[_FILE], else $LIMEN_DATA_DIR/initial-admin-password).
 import { existsSync, openAsBlob, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Option, type Command } from 'commander';
 import type { Config } from '../config/config.js';
 import { instanceUrl } from './alerts.command.js';
+import { runningInstance } from './cli-database.js';
 
 /** Prints the message and exits 1 (the CLI's way to refuse). */
 export const cliFail = (msg: string): never => {
@@ -50,3 +52,21 @@ export async function signInToInstance(config: Config, o: { url?: string; user?:
 
 /** "refused (409 CONFLICT): …" for an error answer. */
 export const refusal = (r: { status: number; body: ApiErrorBody }): string => `refused (${r.status} ${r.body.error_code ?? ''}): ${r.body.message ?? ''}`;
+
+/** --url and --user of a command that may go through the running server (`limen hosts`, `limen isos add-demo`). */
+export interface ApiOptions {
+  url?: string;
+  user?: string;
+}
+
+export const withApiOptions = (c: Command): Command =>
+  c.addOption(new Option('--url <url>', 'base URL of the LIMEN instance (when it holds the embedded database)').env('LIMEN_URL')).option('--user <name>', 'admin account for the API (default LIMEN_ADMIN_USER)');
+
+/**
+ * The running server's admin API when it holds the embedded database (its limen.pid is alive):
+ * only that process may open it. undefined: no server, or PostgreSQL — use the database directly.
+ */
+export async function apiWhenServerHoldsDatabase(config: Config, o: ApiOptions): Promise<InstanceClient | undefined> {
+  if (config.databaseUrl || !runningInstance(config)) return undefined;
+  return signInToInstance(config, o);
+}

@@ -4,13 +4,13 @@
 // holds the embedded database, uploaded through its admin API (PUT /api/admin/isos/{name}, signed
 // in like `limen vms`); otherwise registered straight in the database.
 import { createReadStream, existsSync } from 'node:fs';
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { loadProcessConfig } from '../config/runtime.js';
 import { findIsoByName } from '../modules/isos/isos.repo.js';
 import { importIso } from '../modules/isos/index.js';
 import { insertAudit } from '../modules/audit/audit.repo.js';
-import { runningInstance, withCliDatabase } from './cli-database.js';
-import { cliFail, refusal, signInToInstance } from './instance-client.js';
+import { withCliDatabase } from './cli-database.js';
+import { apiWhenServerHoldsDatabase, cliFail, refusal, withApiOptions, type ApiOptions } from './instance-client.js';
 
 export const DEMO_ISOS: { name: string; paths: string[]; pkg: string }[] = [
   { name: 'grub-rescue.iso', paths: ['/usr/lib/grub-rescue/grub-rescue-cdrom.iso'], pkg: 'grub-rescue-pc' },
@@ -23,15 +23,12 @@ export const DEMO_ISOS: { name: string; paths: string[]; pkg: string }[] = [
 
 export function registerIsosCommands(program: Command): void {
   const isos = program.command('isos').description('manage the ISO library');
-  isos
-    .command('add-demo')
+  withApiOptions(isos.command('add-demo'))
     .description('copy bootable demo images from installed Debian packages into the ISO library')
-    .addOption(new Option('--url <url>', 'base URL of the LIMEN instance (when it holds the embedded database)').env('LIMEN_URL'))
-    .option('--user <name>', 'admin account for the API (default LIMEN_ADMIN_USER)')
-    .action(async (o: { url?: string; user?: string }) => {
+    .action(async (o: ApiOptions) => {
       const config = loadProcessConfig();
-      if (!config.databaseUrl && runningInstance(config)) {
-        const api = await signInToInstance(config, o);
+      const api = await apiWhenServerHoldsDatabase(config, o);
+      if (api) {
         const have = new Set((await api.call<{ items: { name: string }[] }>('GET', '/api/isos')).body.items?.map((i) => i.name));
         for (const demo of DEMO_ISOS) {
           const source = demo.paths.find((p) => existsSync(p));
