@@ -2,7 +2,8 @@
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { classifyLibvirtMessage, isHypervisorError, withTimeout } from '../../src/hypervisor/index.js';
+import { classifyLibvirtMessage, HypervisorError, isHypervisorError, withTimeout, type DomainState } from '../../src/hypervisor/index.js';
+import { startConfirmed } from '../../src/hypervisor/libvirt/start-outcome.js';
 import { parseEventLine } from '../../src/hypervisor/libvirt/events.js';
 import { parseDomifaddr, parseDomstats, parseSnapshotXml } from '../../src/hypervisor/libvirt/qemu-ops.js';
 import { createVirsh } from '../../src/hypervisor/libvirt/virsh.js';
@@ -141,5 +142,36 @@ describe('summarizeDomains (the domain list behind the poll and the reconciler)'
     await assert.rejects(summarizeDomains([domain('a', running), cut]), (e: unknown) => isHypervisorError(e, 'disconnected'));
     const broken = domain('b', async () => { throw new Error('internal error: unexpected reply'); });
     await assert.rejects(summarizeDomains([broken]), (e: unknown) => isHypervisorError(e, 'operation_failed'));
+  });
+});
+
+describe('startConfirmed (a start that timed out is decided by the domain state)', () => {
+  const timedOut = async () => { throw new HypervisorError('timeout', 'start x: no answer within 15000 ms'); };
+  const states = (...seq: (DomainState | null)[]) => {
+    let i = 0;
+    return async () => seq[Math.min(i++, seq.length - 1)] ?? null;
+  };
+
+  test('a timed-out start whose guest comes up (shut off, starting, running) succeeds', async () => {
+    await startConfirmed(timedOut, { state: states('shutoff', 'paused', null, 'running'), waitMs: 5_000, stepMs: 5 });
+  });
+
+  test('a timed-out start whose guest never runs still fails with the timeout, after the wait', async () => {
+    const t0 = Date.now();
+    await assert.rejects(startConfirmed(timedOut, { state: states('shutoff'), waitMs: 200, stepMs: 20 }), (e: unknown) => isHypervisorError(e, 'timeout'));
+    assert.ok(Date.now() - t0 >= 190, 'gave up before the wait was over');
+  });
+
+  test('any other start error is returned at once, without watching', async () => {
+    let polls = 0;
+    const failing = async () => { throw new HypervisorError('operation_failed', 'internal error: qemu unexpectedly closed the monitor'); };
+    await assert.rejects(startConfirmed(failing, { state: async () => { polls++; return 'running'; }, waitMs: 5_000 }), (e: unknown) => isHypervisorError(e, 'operation_failed'));
+    assert.equal(polls, 0);
+  });
+
+  test('a start that answers in time is not watched', async () => {
+    let polls = 0;
+    await startConfirmed(async () => undefined, { state: async () => { polls++; return 'shutoff'; }, waitMs: 5_000 });
+    assert.equal(polls, 0);
   });
 });

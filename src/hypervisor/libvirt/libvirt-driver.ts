@@ -26,6 +26,7 @@ import { delay } from '../timeout.js';
 import { LibvirtConnection } from './connection.js';
 import { buildDomainXml, cdromOf, parseDomainXml, validateBootOrder } from './domain-xml.js';
 import { summarizeDomains } from './domain-list.js';
+import { startConfirmed } from './start-outcome.js';
 import { EventHub } from './events.js';
 import { isActive, type ExtraOps, type OpsContext } from './ops.js';
 import { createQemuOps, stateFromNumber } from './qemu-ops.js';
@@ -42,6 +43,8 @@ export interface LibvirtDriverOptions {
   callTimeoutMs?: number;
   /** bound on opening the connection (default 10 s) */
   connectTimeoutMs?: number;
+  /** after a start call timed out: how long the domain is watched for running (default 45 s; start-outcome.ts) */
+  startConfirmMs?: number;
   /** bound on snapshot create/revert/delete, which copy memory (default 120 s) */
   snapshotTimeoutMs?: number;
   /** state poll period (default 2 s; 500 ms for test:/// where the poll is the only event source) */
@@ -205,7 +208,13 @@ export function createLibvirtDriver(options: LibvirtDriverOptions): HypervisorDr
       if (isActive(s)) throw new HypervisorError('invalid_state', `undefine ${uuid}: domain is ${s}; destroy it first`);
       await act(ops.undefine(uuid));
     },
-    start: (uuid) => act(withDomain('start', uuid, (hv, d) => hv.domainCreate(d))),
+    start: (uuid) =>
+      act(
+        startConfirmed(() => withDomain('start', uuid, async (hv, d) => void (await hv.domainCreate(d))), {
+          state: () => getState(uuid).catch(() => null),
+          waitMs: options.startConfirmMs ?? 45_000,
+        }),
+      ),
     async shutdown(uuid, opts: ShutdownOptions = {}): Promise<ShutdownResult> {
       await act(withDomain('shutdown', uuid, (hv, d) => hv.domainShutdown(d)));
       const waitMs = opts.waitMs ?? 0;
