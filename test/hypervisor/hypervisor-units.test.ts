@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { classifyLibvirtMessage, HypervisorError, isHypervisorError, withTimeout, type DomainState } from '../../src/hypervisor/index.js';
-import { startConfirmed } from '../../src/hypervisor/libvirt/start-outcome.js';
+import { createSlots, startConfirmed } from '../../src/hypervisor/libvirt/start-outcome.js';
 import { parseEventLine } from '../../src/hypervisor/libvirt/events.js';
 import { parseDomifaddr, parseDomstats, parseSnapshotXml } from '../../src/hypervisor/libvirt/qemu-ops.js';
 import { createVirsh } from '../../src/hypervisor/libvirt/virsh.js';
@@ -173,5 +173,27 @@ describe('startConfirmed (a start that timed out is decided by the domain state)
     let polls = 0;
     await startConfirmed(async () => undefined, { state: async () => { polls++; return 'shutoff'; }, waitMs: 5_000 });
     assert.equal(polls, 0);
+  });
+});
+
+describe('createSlots (starts per host connection stay under libvirtd max_client_requests)', () => {
+  test('never more than n jobs at once; all run, in arrival order; a failing job frees its slot', async () => {
+    const slot = createSlots(3);
+    let now = 0;
+    let peak = 0;
+    const began: number[] = [];
+    const job = (i: number) => slot(async () => {
+      began.push(i);
+      peak = Math.max(peak, ++now);
+      await new Promise((r) => setTimeout(r, 5));
+      now--;
+      if (i === 4) throw new Error('start 4 failed');
+      return i;
+    });
+    const results = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => job(i)));
+    assert.equal(peak, 3);
+    assert.deepEqual(began, [...Array(12).keys()]);
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 11);
+    assert.equal(await slot(async () => 'free again'), 'free again');
   });
 });

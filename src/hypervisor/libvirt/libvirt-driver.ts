@@ -26,7 +26,7 @@ import { delay } from '../timeout.js';
 import { LibvirtConnection } from './connection.js';
 import { buildDomainXml, cdromOf, parseDomainXml, validateBootOrder } from './domain-xml.js';
 import { summarizeDomains } from './domain-list.js';
-import { startConfirmed } from './start-outcome.js';
+import { createSlots, START_SLOTS, startConfirmed } from './start-outcome.js';
 import { EventHub } from './events.js';
 import { isActive, type ExtraOps, type OpsContext } from './ops.js';
 import { createQemuOps, stateFromNumber } from './qemu-ops.js';
@@ -66,6 +66,7 @@ export function createLibvirtDriver(options: LibvirtDriverOptions): HypervisorDr
   const kind: 'qemu' | 'test' = uri.startsWith('test:') ? 'test' : 'qemu';
   const callTimeoutMs = options.callTimeoutMs ?? 15_000;
   const maxBackoffMs = options.maxBackoffMs ?? 10_000;
+  const startSlot = createSlots(START_SLOTS); // see start-outcome.ts
   const virshPath = options.virshPath ?? 'virsh';
   const conn = new LibvirtConnection({
     uri,
@@ -210,10 +211,12 @@ export function createLibvirtDriver(options: LibvirtDriverOptions): HypervisorDr
     },
     start: (uuid) =>
       act(
-        startConfirmed(() => withDomain('start', uuid, async (hv, d) => void (await hv.domainCreate(d))), {
-          state: () => getState(uuid).catch(() => null),
-          waitMs: options.startConfirmMs ?? 45_000,
-        }),
+        startSlot(() =>
+          startConfirmed(() => withDomain('start', uuid, async (hv, d) => void (await hv.domainCreate(d))), {
+            state: () => getState(uuid).catch(() => null),
+            waitMs: options.startConfirmMs ?? 45_000,
+          }),
+        ),
       ),
     async shutdown(uuid, opts: ShutdownOptions = {}): Promise<ShutdownResult> {
       await act(withDomain('shutdown', uuid, (hv, d) => hv.domainShutdown(d)));
