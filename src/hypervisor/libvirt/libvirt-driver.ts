@@ -66,7 +66,6 @@ export function createLibvirtDriver(options: LibvirtDriverOptions): HypervisorDr
   const kind: 'qemu' | 'test' = uri.startsWith('test:') ? 'test' : 'qemu';
   const callTimeoutMs = options.callTimeoutMs ?? 15_000;
   const maxBackoffMs = options.maxBackoffMs ?? 10_000;
-  const startSlot = createSlots(START_SLOTS); // see start-outcome.ts
   const virshPath = options.virshPath ?? 'virsh';
   const conn = new LibvirtConnection({
     uri,
@@ -105,6 +104,16 @@ export function createLibvirtDriver(options: LibvirtDriverOptions): HypervisorDr
   const virsh = createVirsh(uri, callTimeoutMs, virshPath);
   const ops: ExtraOps =
     kind === 'test' ? createSimulatedOps(ctx) : createQemuOps(virsh, options.snapshotTimeoutMs ?? 120_000, createQemuStorage(uri, virsh, virshPath));
+
+  const startSlot = createSlots(START_SLOTS);
+  /** domainCreate, at most START_SLOTS at once per host; a timed-out one is decided by the domain's state (start-outcome.ts). */
+  const startDomain = (uuid: string): Promise<void> =>
+    startSlot(() =>
+      startConfirmed(() => withDomain('start', uuid, async (hv, d) => void (await hv.domainCreate(d))), {
+        state: () => getState(uuid).catch(() => null),
+        waitMs: options.startConfirmMs ?? 45_000,
+      }),
+    );
 
   const listDomains = async (): Promise<DomainSummary[]> =>
     conn.call('list domains', async (hv) => summarizeDomains(await hv.connectListAllDomains()));
@@ -209,15 +218,7 @@ export function createLibvirtDriver(options: LibvirtDriverOptions): HypervisorDr
       if (isActive(s)) throw new HypervisorError('invalid_state', `undefine ${uuid}: domain is ${s}; destroy it first`);
       await act(ops.undefine(uuid));
     },
-    start: (uuid) =>
-      act(
-        startSlot(() =>
-          startConfirmed(() => withDomain('start', uuid, async (hv, d) => void (await hv.domainCreate(d))), {
-            state: () => getState(uuid).catch(() => null),
-            waitMs: options.startConfirmMs ?? 45_000,
-          }),
-        ),
-      ),
+    start: (uuid) => act(startDomain(uuid)),
     async shutdown(uuid, opts: ShutdownOptions = {}): Promise<ShutdownResult> {
       await act(withDomain('shutdown', uuid, (hv, d) => hv.domainShutdown(d)));
       const waitMs = opts.waitMs ?? 0;
